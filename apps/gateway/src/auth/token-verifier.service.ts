@@ -1,0 +1,89 @@
+import { Injectable } from '@nestjs/common';
+import { createPublicKey, KeyObject } from 'node:crypto';
+import { createRemoteJWKSet, errors, JWTPayload, jwtVerify, JWTVerifyGetKey } from 'jose';
+import { isPossibleGamertag } from '@app/shared/directory/gamertag';
+import { AppError, ERRORS } from '@app/shared/errors';
+import { SubscriptionTier, UserIdentity } from '@app/shared/tokens';
+import { parseXuid } from '@app/shared/xuid';
+import { GatewayConfig } from '../gateway.config';
+
+type VerificationKey = Uint8Array | KeyObject | JWTVerifyGetKey;
+
+/**
+ * Verifies user tokens (CONTRACT section 5). The accepted algorithms follow
+ * from the configured key alone, so a token can never pick its own: with a
+ * shared secret only HS256; with a public key or JWKS only RS256/ES256. That
+ * refuses `alg: none` and algorithm confusion (an HS256 token "signed" with the
+ * public key).
+ */
+@Injectable()
+export class TokenVerifier {
+  private readonly key: VerificationKey;
+  private readonly algorithms: string[];
+
+  constructor(private readonly config: GatewayConfig) {
+    if (config.AUTH_JWKS_URL) {
+      this.key = createRemoteJWKSet(new URL(config.AUTH_JWKS_URL), { timeoutDuration: 2000 });
+      this.algorithms = ['RS256', 'ES256'];
+    } else if (config.AUTH_PUBLIC_KEY) {
+      const publicKey = createPublicKey(config.AUTH_PUBLIC_KEY);
+      this.key = publicKey;
+      this.algorithms = [algorithmOf(publicKey)];
+    } else {
+      this.key = new TextEncoder().encode(config.AUTH_JWT_SECRET);
+      this.algorithms = ['HS256'];
+    }
+  }
+
+  async verify(token: string): Promise<UserIdentity> {
+    const payload = await this.verifySignature(token);
+    // A numeric xid is refused: a JSON number above 2^53 may already name someone else.
+    const xuid = typeof payload.xid === 'string' ? parseXuid(payload.xid) : null;
+    if (xuid === null) {
+      throw new AppError(ERRORS.TOKEN_CLAIMS_INVALID, 'The token claim "xid" must be a string of decimal digits naming a valid XUID.');
+    }
+    return {
+      xuid,
+      gamertag: isPossibleGamertag(payload.gtg) ? payload.gtg : null,
+      tier: payload.tier === SubscriptionTier.Gold || payload.tier === SubscriptionTier.Silver ? payload.tier : null,
+    };
+  }
+
+  private async verifySignature(token: string): Promise<JWTPayload> {
+    try {
+      const { payload } = await jwtVerify(token, this.key as Uint8Array, {
+        algorithms: this.algorithms,
+        issuer: this.config.AUTH_ISSUER,
+        audience: this.config.AUTH_AUDIENCE,
+        requiredClaims: ['exp'],
+      });
+      return payload;
+    } catch (error) {
+      throw translate(error, this.config.AUTH_JWKS_URL !== undefined);
+    }
+  }
+}
+
+function algorithmOf(key: KeyObject): string {
+  if (key.asymmetricKeyType === 'rsa') return 'RS256';
+  if (key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
+  throw new Error('AUTH_PUBLIC_KEY must be an RSA key (RS256) or a P-256 EC key (ES256)');
+}
+
+function translate(error: unknown, fetchesKeys: boolean): unknown {
+  if (error instanceof errors.JWTExpired) return new AppError(ERRORS.TOKEN_EXPIRED);
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    return new AppError(ERRORS.TOKEN_CLAIMS_INVALID, `The token claim "${error.claim}" is not acceptable: ${error.reason}.`);
+  }
+  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) {
+    return new AppError(ERRORS.DEPENDENCY_UNAVAILABLE, 'The token signing keys cannot be fetched; retry later.', 1);
+  }
+  // Verdicts on a token are JOSEError subclasses; a plain JOSEError while keys are
+  // fetched means the key server answered badly (not 200, not a key set).
+  if (fetchesKeys && error instanceof errors.JOSEError && error.constructor === errors.JOSEError) {
+    return new AppError(ERRORS.DEPENDENCY_UNAVAILABLE, 'The token signing keys cannot be fetched; retry later.', 1);
+  }
+  if (error instanceof errors.JOSEError) return new AppError(ERRORS.TOKEN_INVALID);
+  // Not a verdict on the token (a JWKS host down, say): the filter decides.
+  return error;
+}

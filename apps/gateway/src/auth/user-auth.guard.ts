@@ -1,0 +1,52 @@
+import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import { AppError, ErrorDefinition, ERRORS } from '@app/shared/errors';
+import { UserIdentity } from '@app/shared/tokens';
+import { tokenFromAuthorization } from './authorization-header';
+import { TokenVerifier } from './token-verifier.service';
+import { xuidFromUserSegment } from './user-path';
+
+/** The route parameter holding the `xuid({xuid})` segment on user routes. */
+export const USER_PARAM = 'user';
+const INVALID_PATH_XUID = 'auth:invalidPathXuid';
+
+/** Marks a user route and names its error for an unconvertible path XUID. */
+export const UserRoute = (invalidPathXuid: ErrorDefinition): MethodDecorator & ClassDecorator =>
+  SetMetadata(INVALID_PATH_XUID, invalidPathXuid);
+
+export interface AuthenticatedRequest extends FastifyRequest {
+  user: UserIdentity;
+}
+
+/**
+ * Authenticates the caller and makes sure they own the path, in the order the
+ * contract implies: no valid token 401; bad contract version 400; a path XUID
+ * that cannot be converted 403 or 404 (per route); someone else's path 403.
+ */
+@Injectable()
+export class UserAuthGuard implements CanActivate {
+  constructor(
+    private readonly verifier: TokenVerifier,
+    private readonly reflector: Reflector,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const identity = await this.verifier.verify(tokenFromAuthorization(request.headers.authorization));
+
+    const version = request.headers['x-xbl-contract-version'];
+    if (version !== undefined && version !== '1') throw new AppError(ERRORS.UNSUPPORTED_CONTRACT_VERSION);
+
+    const invalid = this.reflector.getAllAndOverride<ErrorDefinition>(INVALID_PATH_XUID, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    const segment = (request.params as Record<string, string>)[USER_PARAM];
+    const pathXuid = xuidFromUserSegment(segment, invalid);
+    if (pathXuid !== identity.xuid) throw new AppError(ERRORS.FORBIDDEN_USER);
+
+    request.user = identity;
+    return true;
+  }
+}

@@ -1,0 +1,120 @@
+import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength } from 'class-validator';
+import { CrossFieldCheck, IsPositiveInt, IsTcpPort, SharedConfig } from '@app/shared/config';
+import { DEVELOPMENT_ADMIN_TOKEN, DEVELOPMENT_JWT_SECRET } from '@app/shared/tokens';
+
+/** One key that signs or verifies inbox continuation tokens. */
+export interface PagingTokenKey {
+  kid: string;
+  secret: string;
+}
+
+// Used when PAGING_TOKEN_KEYS is unset outside production; refused in production.
+export const DEVELOPMENT_PAGING_TOKEN_KEYS = 'dev1:development-only-paging-token-secret-do-not-use';
+const PAGING_TOKEN_KEYS_FORMAT = /^[A-Za-z0-9]{1,8}:[^,\s]{32,}(,[A-Za-z0-9]{1,8}:[^,\s]{32,})*$/;
+
+export class GatewayConfig extends SharedConfig implements CrossFieldCheck {
+  @IsTcpPort()
+  PORT: number = 3000;
+
+  @IsString()
+  HOST: string = '0.0.0.0';
+
+  @IsString()
+  QUOTA_HOST: string = '127.0.0.1';
+
+  @IsTcpPort()
+  QUOTA_PORT: number = 3001;
+
+  /** How long a send waits for the quota service before answering 503. */
+  @IsInt()
+  @Min(50)
+  @Max(30_000)
+  QUOTA_TIMEOUT_MS: number = 1000;
+
+  /** HS256 key for user tokens (at least 32 characters). */
+  @IsOptional()
+  @MinLength(32)
+  AUTH_JWT_SECRET?: string;
+
+  /** PEM public key (RSA for RS256, P-256 for ES256). */
+  @IsOptional()
+  @Matches(/-----BEGIN PUBLIC KEY-----/, { message: 'must be a PEM "PUBLIC KEY"' })
+  AUTH_PUBLIC_KEY?: string;
+
+  @IsOptional()
+  @IsUrl({ protocols: ['https', 'http'], require_tld: false, require_protocol: true })
+  AUTH_JWKS_URL?: string;
+
+  @IsOptional()
+  @IsString()
+  AUTH_ISSUER?: string;
+
+  @IsOptional()
+  @IsString()
+  AUTH_AUDIENCE?: string;
+
+  /** Bearer token of the admin API (at least 16 characters). */
+  @IsOptional()
+  @MinLength(16)
+  ADMIN_TOKEN?: string;
+
+  @IsPositiveInt()
+  MESSAGE_TTL_SECONDS: number = 2_592_000;
+
+  /**
+   * Keys for inbox continuation tokens: comma-separated `kid:secret` pairs
+   * (kid 1..8 letters or digits, secret at least 32 characters). The first
+   * signs; the others are still accepted, so a key can be rotated out without
+   * breaking enumerations in progress.
+   */
+  @IsOptional()
+  @Matches(PAGING_TOKEN_KEYS_FORMAT, {
+    message: 'must be comma-separated kid:secret pairs (kid 1..8 letters or digits, secret at least 32 characters)',
+  })
+  PAGING_TOKEN_KEYS?: string;
+
+  @IsIn(['true', 'false'])
+  TRUST_PROXY: 'true' | 'false' = 'false';
+
+  get usesAsymmetricTokens(): boolean {
+    return this.AUTH_PUBLIC_KEY !== undefined || this.AUTH_JWKS_URL !== undefined;
+  }
+
+  /** The continuation token keys, the signing key first. */
+  get pagingTokenKeys(): PagingTokenKey[] {
+    if (this.PAGING_TOKEN_KEYS === undefined) return [];
+    return this.PAGING_TOKEN_KEYS.split(',').map((pair) => {
+      const colon = pair.indexOf(':');
+      return { kid: pair.slice(0, colon), secret: pair.slice(colon + 1) };
+    });
+  }
+
+  /** Secrets have development defaults only outside production. */
+  crossFieldProblems(): string[] {
+    const problems: string[] = [];
+    if (this.AUTH_PUBLIC_KEY !== undefined && this.AUTH_JWKS_URL !== undefined) {
+      problems.push('AUTH_PUBLIC_KEY and AUTH_JWKS_URL: set one, not both');
+    }
+    if (this.isProduction) {
+      if (!this.usesAsymmetricTokens && this.AUTH_JWT_SECRET === undefined) {
+        problems.push('AUTH_JWT_SECRET: required when NODE_ENV=production (or set AUTH_PUBLIC_KEY or AUTH_JWKS_URL)');
+      }
+      if (this.ADMIN_TOKEN === undefined) {
+        problems.push('ADMIN_TOKEN: required when NODE_ENV=production');
+      }
+      if (this.PAGING_TOKEN_KEYS === undefined) {
+        problems.push('PAGING_TOKEN_KEYS: required when NODE_ENV=production');
+      }
+    } else {
+      this.AUTH_JWT_SECRET ??= DEVELOPMENT_JWT_SECRET;
+      this.ADMIN_TOKEN ??= DEVELOPMENT_ADMIN_TOKEN;
+      this.PAGING_TOKEN_KEYS ??= DEVELOPMENT_PAGING_TOKEN_KEYS;
+    }
+    const kids = this.pagingTokenKeys.map((key) => key.kid);
+    const repeated = kids.filter((kid, index) => kids.indexOf(kid) !== index);
+    if (repeated.length > 0) {
+      problems.push(`PAGING_TOKEN_KEYS: each kid may appear once (repeated: ${[...new Set(repeated)].join(', ')})`);
+    }
+    return problems;
+  }
+}

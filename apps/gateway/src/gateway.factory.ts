@@ -1,0 +1,28 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
+import { ErrorResponseFilter } from '@app/shared/http';
+import { requestIdOf } from '@app/shared/logging';
+import { GatewayConfig } from './gateway.config';
+import { GatewayModule } from './gateway.module';
+import { BODY_LIMIT_BYTES, registerJsonBodyParser, RejectedBodyPipe } from './http/json-body';
+
+/** Builds the gateway exactly as production runs it (main.ts and the e2e suites share this). */
+export async function createGatewayApp(config: GatewayConfig): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: config.TRUST_PROXY === 'true',
+    genReqId: requestIdOf,
+  });
+  registerJsonBodyParser(adapter.getInstance());
+  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config), adapter, {
+    bodyParser: false,
+    bufferLogs: true,
+    abortOnError: false,
+  });
+  app.useLogger(app.get(Logger));
+  app.useGlobalFilters(new ErrorResponseFilter());
+  app.useGlobalPipes(new RejectedBodyPipe());
+  app.enableShutdownHooks();
+  return app;
+}

@@ -1,0 +1,30 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ConfigModule } from '@app/shared/config';
+import { DatabaseModule } from '@app/shared/database';
+import { HealthModule, PostgresReadinessCheck, RedisReadinessCheck } from '@app/shared/http';
+import { LoggingModule } from '@app/shared/logging';
+import { RedisModule } from '@app/shared/redis';
+import { AdminModule } from './admin/admin.module';
+import { GatewayConfig } from './gateway.config';
+import { QuotaReadinessCheck } from './health/quota-readiness.check';
+import { QuotaClientModule } from './quota/quota-client.module';
+
+@Module({})
+export class GatewayModule {
+  static forRoot(config: GatewayConfig): DynamicModule {
+    return {
+      module: GatewayModule,
+      imports: [
+        ConfigModule.forRoot(GatewayConfig, config),
+        LoggingModule.forRoot(config, 'gateway'),
+        DatabaseModule.forRoot(config),
+        RedisModule.forRoot(config),
+        HealthModule.forRoot({
+          imports: [QuotaClientModule],
+          checks: [PostgresReadinessCheck, RedisReadinessCheck, QuotaReadinessCheck],
+        }),
+        AdminModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,23 @@
+import { NestFactory } from '@nestjs/core';
+import { MicroserviceOptions, Transport } from '@nestjs/microservices';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
+import { ErrorResponseFilter } from '@app/shared/http';
+import { QuotaConfig } from './quota.config';
+import { QuotaModule } from './quota.module';
+
+/** The quota service: RPC over TCP for the gateway, plus HTTP for health. */
+export async function createQuotaApp(config: QuotaConfig): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(QuotaModule.forRoot(config), new FastifyAdapter(), {
+    bufferLogs: true,
+    abortOnError: false,
+  });
+  app.useLogger(app.get(Logger));
+  app.useGlobalFilters(new ErrorResponseFilter());
+  app.connectMicroservice<MicroserviceOptions>(
+    { transport: Transport.TCP, options: { host: config.QUOTA_LISTEN_HOST, port: config.QUOTA_PORT } },
+    { inheritAppConfig: true },
+  );
+  app.enableShutdownHooks();
+  return app;
+}

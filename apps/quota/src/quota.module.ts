@@ -1,0 +1,23 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ConfigModule } from '@app/shared/config';
+import { HealthModule, RedisReadinessCheck } from '@app/shared/http';
+import { LoggingModule } from '@app/shared/logging';
+import { RedisModule } from '@app/shared/redis';
+import { QuotaConfig } from './quota.config';
+import { QuotaController } from './quota.controller';
+
+@Module({})
+export class QuotaModule {
+  static forRoot(config: QuotaConfig): DynamicModule {
+    return {
+      module: QuotaModule,
+      imports: [
+        ConfigModule.forRoot(QuotaConfig, config),
+        LoggingModule.forRoot(config, 'quota'),
+        RedisModule.forRoot(config),
+        HealthModule.forRoot({ checks: [RedisReadinessCheck] }),
+      ],
+      controllers: [QuotaController],
+    };
+  }
+}

@@ -1,0 +1,42 @@
+import { applyDecorators } from '@nestjs/common';
+import { IsIn, IsInt, Matches, Max, Min } from 'class-validator';
+
+export const NODE_ENVS = ['development', 'production', 'test'] as const;
+export type NodeEnv = (typeof NODE_ENVS)[number];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Variables every service reads. Names and defaults: shared/spec/ARCHITECTURE.md. */
+export class SharedConfig {
+  @IsIn(NODE_ENVS)
+  NODE_ENV: NodeEnv = 'development';
+
+  @IsIn(LOG_LEVELS)
+  LOG_LEVEL: LogLevel = 'info';
+
+  @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'must be a postgres:// URL' })
+  DATABASE_URL: string = 'postgres://postgres@127.0.0.1:5432/xblmsg';
+
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  DATABASE_POOL_SIZE: number = 10;
+
+  @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' })
+  REDIS_URL: string = 'redis://127.0.0.1:6379';
+
+  /** Prefix of every Redis key this deployment owns (queues, quota windows). */
+  @Matches(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'must be 1..64 letters, digits, "_", "." or "-"' })
+  REDIS_PREFIX: string = 'xblmsg';
+
+  get isProduction(): boolean {
+    return this.NODE_ENV === 'production';
+  }
+}
+
+/** A TCP port; 0 lets the OS choose (tests use it). */
+export const IsTcpPort = (): PropertyDecorator => applyDecorators(IsInt(), Min(0), Max(65535));
+
+/** A whole number of seconds or items, at least 1. */
+export const IsPositiveInt = (max = 2_147_483_647): PropertyDecorator =>
+  applyDecorators(IsInt(), Min(1), Max(max));

@@ -1,0 +1,2 @@
+export * from './delivery.contract';
+export * from './quota.contract';

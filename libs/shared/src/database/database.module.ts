@@ -1,0 +1,22 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { SharedConfig } from '../config';
+import { createDataSourceOptions } from './database.options';
+
+/** The TypeORM DataSource for a service (global: injectable anywhere in the app). */
+@Module({})
+export class DatabaseModule {
+  static forRoot(config: SharedConfig): DynamicModule {
+    return {
+      module: DatabaseModule,
+      imports: [
+        TypeOrmModule.forRoot({
+          ...createDataSourceOptions(config),
+          // Give a starting Postgres about 30 s before the process gives up.
+          retryAttempts: 10,
+          retryDelay: 3000,
+        }),
+      ],
+    };
+  }
+}

@@ -1,0 +1,4 @@
+import { InitialSchema1795377556649 } from './1795377556649-InitialSchema';
+
+/** In order. Listed explicitly: globs break under bundling (nestjs/nest#5505). */
+export const MIGRATIONS = [InitialSchema1795377556649];

@@ -1,0 +1,4 @@
+export * from './directory.module';
+export * from './directory.repository';
+export * from './directory.types';
+export * from './gamertag';

@@ -1,0 +1,90 @@
+/**
+ * Every errorCode the service answers with. Codes are stable per condition:
+ * clients may switch on them. docs/errors.md lists the same table (a test keeps
+ * the two in step). Ranges: 1xxx HTTP and framework, 2xxx authentication and
+ * authorization, 3xxx path identifiers, 4xxx sending, 5xxx quota limits,
+ * 6xxx inbox reading, 7xxx admin API.
+ */
+export interface ErrorDefinition {
+  readonly code: number;
+  readonly status: number;
+  readonly source: string;
+  readonly message: string;
+}
+
+const define = (code: number, status: number, source: string, message: string): ErrorDefinition =>
+  ({ code, status, source, message }) as const;
+
+export const ERRORS = {
+  INTERNAL: define(1000, 500, 'gateway', 'An unexpected server error occurred.'),
+  ROUTE_NOT_FOUND: define(1001, 404, 'gateway', 'No such resource.'),
+  INVALID_JSON: define(1002, 400, 'gateway', 'The request body is not valid JSON.'),
+  UNSUPPORTED_CONTENT_TYPE: define(1003, 400, 'gateway', 'Content-Type must be application/json.'),
+  PAYLOAD_TOO_LARGE: define(1004, 413, 'gateway', 'The request body is larger than 64 KiB.'),
+  UNSUPPORTED_CONTRACT_VERSION: define(1005, 400, 'gateway', 'x-xbl-contract-version must be 1.'),
+  DEPENDENCY_UNAVAILABLE: define(1006, 503, 'gateway', 'A dependency is unavailable; retry later.'),
+  BAD_REQUEST: define(1007, 400, 'gateway', 'The request is malformed.'),
+  NOT_READY: define(1008, 503, 'gateway', 'The service is not ready.'),
+
+  TOKEN_MISSING: define(2001, 401, 'auth', 'An Authorization header is required.'),
+  AUTHORIZATION_MALFORMED: define(
+    2002,
+    401,
+    'auth',
+    'The Authorization header must be "XBL3.0 x=<userhash>;<token>" or "Bearer <token>".',
+  ),
+  TOKEN_INVALID: define(2003, 401, 'auth', 'The token is not a valid signed token.'),
+  TOKEN_EXPIRED: define(2004, 401, 'auth', 'The token has expired.'),
+  TOKEN_CLAIMS_INVALID: define(2005, 401, 'auth', 'The token claims are not acceptable.'),
+  FORBIDDEN_USER: define(2101, 403, 'auth', 'The token does not belong to the user in the path.'),
+  NOT_GOLD: define(2102, 403, 'auth', 'Sending messages requires a gold subscription.'),
+  ADMIN_UNAUTHORIZED: define(2201, 401, 'admin', 'A valid admin bearer token is required.'),
+
+  SENDER_XUID_INVALID: define(3001, 403, 'outbox', 'The XUID in the path cannot be converted.'),
+  INBOX_XUID_INVALID: define(3002, 404, 'inbox', 'A valid XUID is missing in the path.'),
+
+  OUTBOX_BODY_INVALID: define(4001, 400, 'outbox', 'The body must be a JSON object with "header" and "messageText".'),
+  RECIPIENTS_INVALID: define(4002, 400, 'outbox', 'header.recipients must be a list of 1 to 20 recipients.'),
+  RECIPIENT_AMBIGUOUS: define(4003, 400, 'outbox', 'Each recipient must have exactly one of "xuid" and "gamertag".'),
+  MESSAGE_TEXT_INVALID: define(4004, 400, 'outbox', 'messageText must be a string of 1 to 250 characters.'),
+  RECIPIENT_XUID_INVALID: define(4005, 403, 'outbox', 'A recipient XUID cannot be converted.'),
+  GAMERTAG_INVALID: define(4006, 404, 'outbox', 'A recipient gamertag is not valid.'),
+  RECIPIENT_NOT_FOUND: define(4007, 404, 'outbox', 'A recipient does not exist.'),
+  SENDER_UNKNOWN: define(4008, 403, 'outbox', 'The sender is not in the directory.'),
+  IDEMPOTENCY_KEY_INVALID: define(4009, 400, 'outbox', 'Idempotency-Key must be 1 to 255 visible ASCII characters.'),
+  IDEMPOTENCY_KEY_REUSED: define(4010, 422, 'outbox', 'This Idempotency-Key was used with a different request.'),
+
+  LIMIT_STRANGERS_PER_MESSAGE: define(5001, 409, 'quota', 'Too many strangers in one message.'),
+  LIMIT_MESSAGES_PER_WINDOW: define(5002, 409, 'quota', 'Daily message limit reached.'),
+  LIMIT_RECIPIENTS_PER_WINDOW: define(5003, 409, 'quota', 'Daily recipient limit reached.'),
+  LIMIT_STRANGERS_PER_WINDOW: define(5004, 409, 'quota', 'Daily stranger limit reached.'),
+
+  INBOX_PARAMETER_INVALID: define(6001, 400, 'inbox', 'A query parameter is not valid.'),
+  CONTINUATION_TOKEN_INVALID: define(
+    6002,
+    400,
+    'inbox',
+    'continuationToken is not a token issued for this inbox: it is malformed, altered or belongs to another inbox.',
+  ),
+  CONTINUATION_TOKEN_EXPIRED: define(
+    6003,
+    409,
+    'inbox',
+    'continuationToken can no longer be honoured (issued under a retired signing key or token format); start the enumeration again.',
+  ),
+  SKIP_PAST_END: define(6004, 416, 'inbox', 'skipItems is larger than the number of messages in the inbox.'),
+  MESSAGE_ID_INVALID: define(
+    6005,
+    404,
+    'inbox',
+    'The message id must be 1..50 characters of A-Z, a-z, 0-9, "_" or "-".',
+  ),
+  MESSAGE_NOT_FOUND: define(6006, 404, 'inbox', 'No such message in this inbox.'),
+
+  ADMIN_VALIDATION: define(7001, 400, 'admin', 'The request is not valid.'),
+  GAMERTAG_TAKEN: define(7002, 409, 'admin', 'The gamertag belongs to another user.'),
+  USER_NOT_FOUND: define(7003, 404, 'admin', 'No user has this XUID.'),
+  ADMIN_XUID_INVALID: define(7004, 400, 'admin', 'The XUID in the path cannot be converted.'),
+} satisfies Record<string, ErrorDefinition>;
+
+export type ErrorName = keyof typeof ERRORS;

@@ -1,0 +1,80 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { FastifyReply } from 'fastify';
+import { AppError, ERRORS, ErrorDefinition, ErrorResponse, isDependencyFailure } from '../errors';
+
+/** Seconds a client should wait before retrying after a 503 for a dependency. */
+export const DEPENDENCY_RETRY_AFTER_SECONDS = 1;
+
+export interface RenderedError {
+  status: number;
+  body: ErrorResponse;
+  retryAfterSeconds?: number;
+}
+
+// Fastify's own errors, raised before a request reaches Nest.
+const FASTIFY_ERRORS: Record<string, ErrorDefinition> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: ERRORS.PAYLOAD_TOO_LARGE,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ERRORS.UNSUPPORTED_CONTENT_TYPE,
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ERRORS.BAD_REQUEST,
+  FST_ERR_CTP_EMPTY_JSON_BODY: ERRORS.INVALID_JSON,
+  FST_ERR_CTP_INVALID_JSON_BODY: ERRORS.INVALID_JSON,
+};
+
+/**
+ * Maps any failure to the contract's errorResponse: domain errors as defined,
+ * the framework's own errors to their catalog entries, unavailable
+ * dependencies to 503, and anything else to a 500 that reveals nothing but an
+ * error id (logged with the stack).
+ */
+export function renderError(exception: unknown, logger: Logger): RenderedError {
+  if (exception instanceof AppError) {
+    return render(exception.definition, exception.message, exception.retryAfterSeconds);
+  }
+  const fastifyCode = (exception as { code?: unknown })?.code;
+  if (typeof fastifyCode === 'string' && FASTIFY_ERRORS[fastifyCode]) {
+    return render(FASTIFY_ERRORS[fastifyCode]);
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    if (status === HttpStatus.NOT_FOUND) return render(ERRORS.ROUTE_NOT_FOUND);
+    if (status === HttpStatus.PAYLOAD_TOO_LARGE) return render(ERRORS.PAYLOAD_TOO_LARGE);
+    if (status >= 400 && status < 500) return { ...render(ERRORS.BAD_REQUEST), status };
+  }
+  const statusCode = (exception as { statusCode?: unknown })?.statusCode;
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+    return { ...render(ERRORS.BAD_REQUEST), status: statusCode };
+  }
+  if (isDependencyFailure(exception)) {
+    logger.warn(`Dependency unavailable: ${(exception as Error).message}`);
+    return render(ERRORS.DEPENDENCY_UNAVAILABLE, undefined, DEPENDENCY_RETRY_AFTER_SECONDS);
+  }
+  const errorId = randomUUID();
+  logger.error({ err: exception, errorId }, `Unexpected error ${errorId}`);
+  return render(ERRORS.INTERNAL, `${ERRORS.INTERNAL.message} Error id: ${errorId}.`);
+}
+
+function render(definition: ErrorDefinition, message = definition.message, retryAfterSeconds?: number): RenderedError {
+  return {
+    status: definition.status,
+    body: { errorSource: definition.source, errorCode: definition.code, errorMessage: message },
+    retryAfterSeconds,
+  };
+}
+
+export function sendError(reply: FastifyReply, rendered: RenderedError): void {
+  reply.status(rendered.status).header('cache-control', 'no-store');
+  if (rendered.retryAfterSeconds !== undefined) {
+    reply.header('retry-after', String(rendered.retryAfterSeconds));
+  }
+  void reply.type('application/json; charset=utf-8').send(rendered.body);
+}
+
+@Catch()
+export class ErrorResponseFilter implements ExceptionFilter {
+  private readonly logger = new Logger(ErrorResponseFilter.name);
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    sendError(host.switchToHttp().getResponse<FastifyReply>(), renderError(exception, this.logger));
+  }
+}

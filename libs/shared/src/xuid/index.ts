@@ -1,0 +1,2 @@
+export * from './xuid';
+export * from './lossless-json';

@@ -1,0 +1,126 @@
+import { RunningQuota, RunningService, startDelivery, startGateway, startQuota, startStack } from '../setup/services';
+import { TcpProxy } from '../setup/tcp-proxy';
+import { testDatabaseUrl, testRedisUrl } from '../setup/test-env';
+
+const proxyFor = (url: string): TcpProxy => {
+  const parsed = new URL(url);
+  return new TcpProxy(parsed.hostname, Number(parsed.port));
+};
+
+async function ready(service: RunningService): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(`${service.url}/readyz`);
+  return { status: response.status, body: await response.json() };
+}
+
+/** Readiness settles within the probe timeout; poll briefly rather than sleep. */
+async function eventually(service: RunningService, status: number): Promise<{ status: number; body: unknown }> {
+  let last = await ready(service);
+  for (let attempt = 0; attempt < 40 && last.status !== status; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    last = await ready(service);
+  }
+  return last;
+}
+
+describe('health and readiness', () => {
+  const postgres = proxyFor(testDatabaseUrl());
+  const redis = proxyFor(testRedisUrl());
+  let stack: Awaited<ReturnType<typeof startStack>>;
+  let delivery: RunningService;
+
+  beforeAll(async () => {
+    await postgres.start();
+    await redis.start();
+    const through = { DATABASE_URL: postgres.rewrite(testDatabaseUrl()), REDIS_URL: redis.rewrite(testRedisUrl()) };
+    stack = await startStack({ gateway: through, quota: through });
+    delivery = await startDelivery(through);
+  });
+
+  afterAll(async () => {
+    await postgres.start().catch(() => undefined);
+    await redis.start().catch(() => undefined);
+    await delivery?.close();
+    await stack?.close();
+    await postgres.stop();
+    await redis.stop();
+  });
+
+  it('should answer /healthz 200 without touching dependencies', async () => {
+    await redis.stop();
+    await postgres.stop();
+    try {
+      for (const service of [stack.gateway, stack.quota, delivery]) {
+        const response = await fetch(`${service.url}/healthz`);
+        expect(response.status).toBe(200);
+        expect(response.headers.get('cache-control')).toBe('no-store');
+        expect(await response.json()).toEqual({ status: 'ok' });
+      }
+    } finally {
+      await redis.start();
+      await postgres.start();
+    }
+  });
+
+  it('should answer /readyz 200 on every service when Postgres, Redis and quota answer', async () => {
+    expect(await eventually(stack.gateway, 200)).toEqual({
+      status: 200,
+      body: { status: 'ready', checks: { postgres: 'up', redis: 'up', quota: 'up' } },
+    });
+    expect(await eventually(stack.quota, 200)).toEqual({ status: 200, body: { status: 'ready', checks: { redis: 'up' } } });
+    expect(await eventually(delivery, 200)).toEqual({
+      status: 200,
+      body: { status: 'ready', checks: { postgres: 'up', redis: 'up' } },
+    });
+  });
+
+  it('should turn /readyz 503 when Redis stops, and 200 again when it is back', async () => {
+    await redis.stop();
+    // Quota depends on Redis too, so the gateway sees both down.
+    expect(await eventually(stack.gateway, 503)).toEqual({
+      status: 503,
+      body: { errorSource: 'gateway', errorCode: 1008, errorMessage: 'Not ready: redis, quota unavailable.' },
+    });
+    expect((await eventually(stack.quota, 503)).status).toBe(503);
+    expect((await eventually(delivery, 503)).body).toEqual({
+      errorSource: 'gateway',
+      errorCode: 1008,
+      errorMessage: 'Not ready: redis unavailable.',
+    });
+    await redis.start();
+    expect((await eventually(stack.gateway, 200)).status).toBe(200);
+    expect((await eventually(delivery, 200)).status).toBe(200);
+  });
+
+  it('should turn /readyz 503 when Postgres stops, and 200 again when it is back', async () => {
+    await postgres.stop();
+    expect(await eventually(stack.gateway, 503)).toEqual({
+      status: 503,
+      body: { errorSource: 'gateway', errorCode: 1008, errorMessage: 'Not ready: postgres unavailable.' },
+    });
+    expect((await eventually(delivery, 503)).body).toEqual({
+      errorSource: 'gateway',
+      errorCode: 1008,
+      errorMessage: 'Not ready: postgres unavailable.',
+    });
+    await postgres.start();
+    expect((await eventually(stack.gateway, 200)).status).toBe(200);
+    expect((await eventually(delivery, 200)).status).toBe(200);
+  });
+
+  it('should turn the gateway /readyz 503 when the quota service stops', async () => {
+    let quota: RunningQuota | null = await startQuota();
+    const gateway = await startGateway({ QUOTA_PORT: quota.rpcPort });
+    try {
+      expect((await eventually(gateway, 200)).status).toBe(200);
+      await quota.close();
+      quota = null;
+      expect(await eventually(gateway, 503)).toEqual({
+        status: 503,
+        body: { errorSource: 'gateway', errorCode: 1008, errorMessage: 'Not ready: quota unavailable.' },
+      });
+    } finally {
+      await gateway.close();
+      await quota?.close();
+    }
+  });
+});

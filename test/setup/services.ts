@@ -1,0 +1,81 @@
+import { INestApplication } from '@nestjs/common';
+import { loadConfig } from '@app/shared/config';
+import { DeliveryConfig } from '../../apps/delivery/src/delivery.config';
+import { createDeliveryApp } from '../../apps/delivery/src/delivery.factory';
+import { GatewayConfig } from '../../apps/gateway/src/gateway.config';
+import { createGatewayApp } from '../../apps/gateway/src/gateway.factory';
+import { QuotaConfig } from '../../apps/quota/src/quota.config';
+import { createQuotaApp } from '../../apps/quota/src/quota.factory';
+import { freePort } from './free-port';
+import { testDatabaseUrl, testRedisPrefix, testRedisUrl } from './test-env';
+
+export type Settings = Record<string, string | number | undefined>;
+
+export interface RunningService {
+  app: INestApplication;
+  /** http://127.0.0.1:<port> of the service's HTTP listener. */
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface RunningQuota extends RunningService {
+  rpcPort: number;
+}
+
+/** The environment every service of a test run shares: the run's database and Redis namespace. */
+export function baseSettings(): Settings {
+  return {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: testDatabaseUrl(),
+    DATABASE_POOL_SIZE: 4,
+    REDIS_URL: testRedisUrl(),
+    REDIS_PREFIX: testRedisPrefix(),
+  };
+}
+
+function configFrom<T extends object>(cls: new () => T, settings: Settings): T {
+  const source = Object.fromEntries(
+    Object.entries({ ...baseSettings(), ...settings }).map(([key, value]) => [key, value?.toString()]),
+  );
+  return loadConfig(cls, source);
+}
+
+async function listening(app: INestApplication): Promise<RunningService> {
+  await app.listen(0, '127.0.0.1');
+  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  return { app, url, close: () => app.close() };
+}
+
+export async function startQuota(settings: Settings = {}): Promise<RunningQuota> {
+  const rpcPort = await freePort();
+  const config = configFrom(QuotaConfig, { QUOTA_LISTEN_HOST: '127.0.0.1', QUOTA_PORT: rpcPort, ...settings });
+  const app = await createQuotaApp(config);
+  await app.startAllMicroservices();
+  return { ...(await listening(app)), rpcPort };
+}
+
+/** A gateway; pass QUOTA_PORT of a running quota (or of nothing, to see it unavailable). */
+export async function startGateway(settings: Settings = {}): Promise<RunningService> {
+  return listening(await createGatewayApp(configFrom(GatewayConfig, settings)));
+}
+
+export async function startDelivery(settings: Settings = {}): Promise<RunningService> {
+  return listening(await createDeliveryApp(configFrom(DeliveryConfig, settings)));
+}
+
+/** A gateway with a quota service behind it: the usual set for HTTP tests. */
+export async function startStack(
+  settings: { gateway?: Settings; quota?: Settings } = {},
+): Promise<{ gateway: RunningService; quota: RunningQuota; close(): Promise<void> }> {
+  const quota = await startQuota(settings.quota);
+  const gateway = await startGateway({ QUOTA_PORT: quota.rpcPort, ...settings.gateway });
+  return {
+    gateway,
+    quota,
+    close: async () => {
+      await gateway.close();
+      await quota.close();
+    },
+  };
+}

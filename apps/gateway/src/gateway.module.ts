@@ -7,6 +7,7 @@ import { RedisModule } from '@app/shared/redis';
 import { AdminModule } from './admin/admin.module';
 import { GatewayConfig } from './gateway.config';
 import { QuotaReadinessCheck } from './health/quota-readiness.check';
+import { InboxModule } from './inbox/inbox.module';
 import { QuotaClientModule } from './quota/quota-client.module';
 
 @Module({})
@@ -24,6 +25,7 @@ export class GatewayModule {
           checks: [PostgresReadinessCheck, RedisReadinessCheck, QuotaReadinessCheck],
         }),
         AdminModule,
+        InboxModule,
       ],
     };
   }

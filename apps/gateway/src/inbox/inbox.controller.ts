@@ -1,0 +1,82 @@
+import { Controller, Delete, Get, Header, HttpCode, HttpStatus, Param, Query, UseGuards } from '@nestjs/common';
+import { AppError, ERRORS } from '@app/shared/errors';
+import { UserIdentity } from '@app/shared/tokens';
+import { CurrentUser } from '../auth/current-user.decorator';
+import { USER_PARAM, UserAuthGuard, UserRoute } from '../auth/user-auth.guard';
+import { InboxPageResponse, MessageDetailResponse, toInboxPage, toMessageDetail } from './dto/inbox.response';
+import { InboxPageRequest, InboxService } from './inbox.service';
+
+const MESSAGE_ID = /^[A-Za-z0-9_-]{1,50}$/;
+const DIGITS = /^[0-9]+$/;
+
+/** Reading the caller's own inbox (CONTRACT section 4). Nothing here may be cached. */
+@Controller(`users/:${USER_PARAM}/inbox`)
+@UseGuards(UserAuthGuard)
+@UserRoute(ERRORS.INBOX_XUID_INVALID)
+export class InboxController {
+  constructor(private readonly inbox: InboxService) {}
+
+  @Get()
+  @Header('Cache-Control', 'no-store')
+  async list(@CurrentUser() user: UserIdentity, @Query() query: Record<string, unknown>): Promise<InboxPageResponse> {
+    return toInboxPage(await this.inbox.listPage(user.xuid, parsePageRequest(query)));
+  }
+
+  @Get(':messageId')
+  @Header('Cache-Control', 'no-store')
+  async read(@CurrentUser() user: UserIdentity, @Param('messageId') messageId: string): Promise<MessageDetailResponse> {
+    return toMessageDetail(await this.inbox.readMessage(user.xuid, parseMessageId(messageId)));
+  }
+
+  @Delete(':messageId')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @Header('Cache-Control', 'no-store')
+  remove(@CurrentUser() user: UserIdentity, @Param('messageId') messageId: string): Promise<void> {
+    return this.inbox.deleteMessage(user.xuid, parseMessageId(messageId));
+  }
+}
+
+function parsePageRequest(query: Record<string, unknown>): InboxPageRequest {
+  const continuationToken = singleValue(query, 'continuationToken');
+  return {
+    maxItems: integerParameter(query, 'maxItems', 1, 100, 25),
+    // Not even validated when a token is present: the seed says it is ignored then.
+    skipItems: continuationToken === undefined ? integerParameter(query, 'skipItems', 0, 100, 0) : 0,
+    continuationToken,
+  };
+}
+
+function integerParameter(
+  query: Record<string, unknown>,
+  name: string,
+  min: number,
+  max: number,
+  fallback: number,
+): number {
+  const text = singleValue(query, name);
+  if (text === undefined) return fallback;
+  if (!DIGITS.test(text)) {
+    throw parameterError(
+      `${name} must be an integer from ${min} to ${max} written in decimal digits; got ${quote(text)}.`,
+    );
+  }
+  const value = Number(text);
+  if (value < min || value > max) throw parameterError(`${name} must be from ${min} to ${max}; got ${quote(text)}.`);
+  return value;
+}
+
+function singleValue(query: Record<string, unknown>, name: string): string | undefined {
+  const value = query[name];
+  if (value === undefined || typeof value === 'string') return value;
+  throw parameterError(`${name} must be given at most once.`);
+}
+
+const parameterError = (message: string): AppError => new AppError(ERRORS.INBOX_PARAMETER_INVALID, message);
+
+const quote = (text: string): string => JSON.stringify(text.length > 24 ? `${text.slice(0, 24)}…` : text);
+
+/** A malformed id is 404, like a missing message: the id names a resource that cannot exist. */
+function parseMessageId(messageId: string): string {
+  if (!MESSAGE_ID.test(messageId)) throw new AppError(ERRORS.MESSAGE_ID_INVALID);
+  return messageId;
+}

@@ -1,0 +1,52 @@
+import { RedisOptions } from 'ioredis';
+import { SharedConfig } from '../config';
+import { FAIL_FAST_REDIS_OPTIONS } from './redis.module';
+
+export interface QueueOptions {
+  connection: RedisOptions;
+  prefix: string;
+}
+
+/** ioredis options for a redis:// or rediss:// URL (BullMQ takes options, not URLs). */
+export function redisOptionsFromUrl(url: string): RedisOptions {
+  const parsed = new URL(url);
+  const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0;
+  return {
+    host: parsed.hostname.replace(/^\[|\]$/g, ''),
+    port: parsed.port ? Number(parsed.port) : 6379,
+    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    db,
+    tls: parsed.protocol === 'rediss:' ? {} : undefined,
+  };
+}
+
+/**
+ * BullMQ settings for a producer: commands fail at once while Redis is away
+ * (the gateway leaves the job to the sweeper instead of hanging).
+ */
+export function producerQueueOptions(config: SharedConfig): QueueOptions {
+  return {
+    connection: { ...redisOptionsFromUrl(config.REDIS_URL), ...FAIL_FAST_REDIS_OPTIONS },
+    prefix: config.REDIS_PREFIX,
+  };
+}
+
+/**
+ * BullMQ settings for a worker: it waits out Redis outages rather than failing
+ * its blocking calls (BullMQ requires maxRetriesPerRequest: null), and keeps
+ * auto-pipelining off.
+ */
+export function workerQueueOptions(config: SharedConfig): QueueOptions {
+  return {
+    connection: {
+      ...redisOptionsFromUrl(config.REDIS_URL),
+      maxRetriesPerRequest: null,
+      enableAutoPipelining: false,
+      // BullMQ's default backs off to 20 s, so a worker could idle (and not
+      // finish shutting down) that long after a Redis blip; 2 s at most here.
+      retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
+    },
+    prefix: config.REDIS_PREFIX,
+  };
+}

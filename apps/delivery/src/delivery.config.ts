@@ -19,4 +19,8 @@ export class DeliveryConfig extends SharedConfig {
 
   @IsPositiveInt()
   MESSAGE_TTL_SECONDS: number = 2_592_000;
+
+  /** How often expired messages, inbox entries and Idempotency-Key records are purged. */
+  @IsPositiveInt()
+  PURGE_INTERVAL_SECONDS: number = 60;
 }

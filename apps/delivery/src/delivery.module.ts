@@ -1,10 +1,18 @@
+import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@app/shared/config';
+import { DELIVERY_QUEUE } from '@app/shared/contracts';
 import { DatabaseModule } from '@app/shared/database';
 import { HealthModule, PostgresReadinessCheck, RedisReadinessCheck } from '@app/shared/http';
 import { LoggingModule } from '@app/shared/logging';
-import { RedisModule } from '@app/shared/redis';
+import { MetricsModule } from '@app/shared/metrics';
+import { RedisModule, workerQueueOptions } from '@app/shared/redis';
 import { DeliveryConfig } from './delivery.config';
+import { DeliveryMetrics } from './delivery.metrics';
+import { DeliveryProcessor } from './delivery.processor';
+import { DeliveryRepository } from './delivery.repository';
+import { DeliveryService } from './delivery.service';
+import { MaintenanceService } from './maintenance.service';
 
 @Module({})
 export class DeliveryModule {
@@ -14,10 +22,14 @@ export class DeliveryModule {
       imports: [
         ConfigModule.forRoot(DeliveryConfig, config),
         LoggingModule.forRoot(config, 'delivery'),
+        MetricsModule,
         DatabaseModule.forRoot(config),
         RedisModule.forRoot(config),
+        BullModule.forRoot(workerQueueOptions(config)),
+        BullModule.registerQueue({ name: DELIVERY_QUEUE }),
         HealthModule.forRoot({ checks: [PostgresReadinessCheck, RedisReadinessCheck] }),
       ],
+      providers: [DeliveryProcessor, DeliveryService, DeliveryRepository, MaintenanceService, DeliveryMetrics],
     };
   }
 }

@@ -1,0 +1,88 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DELIVERY_QUEUE } from '@app/shared/contracts';
+import { InjectMetrics } from '@app/shared/metrics';
+
+/** Why a recipient got nothing (CONTRACT section 3). Counted, never logged per pair. */
+export enum DropReason {
+  BlockedSender = 'blocked-sender',
+  SettingBlocked = 'setting-blocked',
+  FriendsOnly = 'friends-only',
+  UnknownRecipient = 'unknown-recipient',
+}
+
+const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+
+/** Delivery's Prometheus metrics, served at GET /metrics of the delivery process. */
+@Injectable()
+export class DeliveryMetrics {
+  readonly queueWait: Histogram;
+  readonly acceptanceToInbox: Histogram;
+  readonly entriesWritten: Counter;
+  readonly recipientsDropped: Counter<'reason'>;
+  readonly retries: Counter;
+  readonly failures: Counter;
+  readonly redelivered: Counter;
+  readonly purged: Counter<'kind'>;
+
+  constructor(@InjectMetrics() registry: Registry, @InjectQueue(DELIVERY_QUEUE) queue: Queue) {
+    const registers = [registry];
+    // Read from Redis at scrape time: the same numbers from every worker replica.
+    const queueJobs: Gauge<'state'> = new Gauge({
+      name: 'delivery_queue_jobs',
+      help: 'Jobs in the delivery queue by state',
+      labelNames: ['state'],
+      registers,
+      collect: async () => {
+        const counts = await queue.getJobCounts(...QUEUE_STATES);
+        for (const state of QUEUE_STATES) queueJobs.set({ state }, counts[state] ?? 0);
+      },
+    });
+    this.queueWait = new Histogram({
+      name: 'delivery_queue_wait_seconds',
+      help: 'Time a deliver-message job waited in the queue before a worker took it',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    this.acceptanceToInbox = new Histogram({
+      name: 'delivery_acceptance_to_inbox_seconds',
+      help: 'Time from acceptance of a message (its sent time) to its entries being written',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    });
+    this.entriesWritten = new Counter({
+      name: 'delivery_inbox_entries_written_total',
+      help: 'Inbox entries inserted (repeats of a delivery insert none)',
+      registers,
+    });
+    this.recipientsDropped = new Counter({
+      name: 'delivery_recipients_dropped_total',
+      help: 'Recipients who silently received nothing, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.retries = new Counter({
+      name: 'delivery_job_retries_total',
+      help: 'Delivery attempts that failed and will be retried',
+      registers,
+    });
+    this.failures = new Counter({
+      name: 'delivery_job_failures_total',
+      help: 'Delivery jobs that exhausted their attempts (the sweeper enqueues their messages again later)',
+      registers,
+    });
+    this.redelivered = new Counter({
+      name: 'delivery_redelivered_total',
+      help: 'Undelivered messages the sweeper enqueued again',
+      registers,
+    });
+    this.purged = new Counter({
+      name: 'delivery_purged_total',
+      help: 'Expired rows deleted by the purge, by kind',
+      labelNames: ['kind'],
+      registers,
+    });
+  }
+}

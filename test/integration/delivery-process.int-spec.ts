@@ -1,0 +1,128 @@
+import { Job } from 'bullmq';
+import { DeliveryRows, entryCounts, expectedInboxes, PlannedSend, planSends, sendAll } from '../factories/delivery.factory';
+import { createUsers, TestUser } from '../factories/users.factory';
+import { DeliveryProcess, spawnDelivery } from '../setup/delivery-process';
+import { deleteRedisKeys, deliveryQueue, privateRedisPrefix } from '../setup/redis-namespace';
+import { startStack } from '../setup/services';
+
+const ROOMY_QUOTA = { LIMIT_STRANGERS_PER_DAY: 100_000, LIMIT_RECIPIENTS_PER_DAY: 100_000 };
+const MESSAGES = 300;
+const RECIPIENTS_PER_MESSAGE = 20;
+
+/**
+ * Real delivery processes (apps/delivery/src/main.ts) killed in the middle of
+ * a fan-out of 6,000 inbox entries. Each test has its own Redis namespace: the
+ * messages wait in a queue only its processes read.
+ */
+describe('delivery: worker processes that die or stop mid-run', () => {
+  let rows: DeliveryRows;
+  const cleanups: Array<() => Promise<unknown>> = [];
+
+  beforeAll(async () => {
+    rows = await DeliveryRows.open();
+  });
+
+  // Last registered, first run: processes and services stop before their namespace's keys go.
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  afterAll(async () => {
+    await rows?.close();
+  });
+
+  interface Backlog {
+    prefix: string;
+    sends: PlannedSend[];
+    senders: TestUser[];
+    recipients: TestUser[];
+    ids: string[];
+  }
+
+  /** 300 accepted messages to 20 of 40 recipients each, waiting in a private queue no worker reads yet. */
+  async function backlog(label: string): Promise<Backlog> {
+    const prefix = privateRedisPrefix(label);
+    cleanups.push(() => deleteRedisKeys(prefix));
+    const stack = await startStack({ gateway: { REDIS_PREFIX: prefix }, quota: { REDIS_PREFIX: prefix, ...ROOMY_QUOTA } });
+    cleanups.push(() => stack.close());
+    const users = await createUsers(stack.gateway.url, 55);
+    const [senders, recipients] = [users.slice(0, 15), users.slice(15)];
+    const sends = planSends(label, senders, recipients, MESSAGES, RECIPIENTS_PER_MESSAGE);
+    await sendAll(stack.gateway.url, sends);
+    const ids = await rows.messageIdsOf(senders.map((user) => user.xuid));
+    // No "none delivered yet" check: another suite's fast sweeper may legitimately deliver a few of these.
+    expect(ids).toHaveLength(MESSAGES);
+    return { prefix, sends, senders, recipients, ids };
+  }
+
+  // The sweeper keeps its default pace: nothing here needs it, and a fast one would also sweep other suites' messages.
+  async function spawn(prefix: string): Promise<DeliveryProcess> {
+    const worker = await spawnDelivery({ REDIS_PREFIX: prefix, DELIVERY_CONCURRENCY: 8 });
+    cleanups.push(() => worker.stop());
+    return worker;
+  }
+
+  /** Every recipient holds exactly the messages sent to it, once each, and its counter says so. */
+  async function expectEveryInboxExact(run: Backlog): Promise<void> {
+    const expected = expectedInboxes(run.sends, await rows.idsByText(run.senders.map((user) => user.xuid)));
+    const recipients = run.recipients.map((user) => user.xuid);
+    const inboxes = await rows.inboxes(recipients);
+    expect([...inboxes.values()].reduce((sum, ids) => sum + ids.length, 0)).toBe(MESSAGES * RECIPIENTS_PER_MESSAGE);
+    expect(inboxes).toEqual(expected);
+    expect(await rows.counters(recipients)).toEqual(entryCounts(expected));
+  }
+
+  async function jobsOf(prefix: string, ids: string[]): Promise<Job[]> {
+    const queue = deliveryQueue(prefix);
+    try {
+      return (await Promise.all(ids.map((id) => queue.getJob(id)))).filter((job): job is Job => job !== undefined);
+    } finally {
+      await queue.close();
+    }
+  }
+
+  it('should deliver every entry exactly once when a worker process is SIGKILLed a third of the way through', async () => {
+    const run = await backlog('sigkill');
+
+    const doomed = await spawn(run.prefix);
+    const seen = await rows.waitDeliveredAtLeast(run.ids, MESSAGES / 3, 30_000, 2);
+    doomed.signal('SIGKILL');
+    expect(await doomed.exited).toMatchObject({ code: null, signal: 'SIGKILL' });
+    const deliveredAtKill = await rows.deliveredCount(run.ids);
+    expect(deliveredAtKill).toBeGreaterThanOrEqual(seen);
+    expect(deliveredAtKill).toBeLessThan(MESSAGES);
+
+    await spawn(run.prefix);
+    // The killed worker's active jobs keep their locks until those expire; BullMQ's stalled check then hands them on.
+    await rows.waitDelivered(run.ids, 45_000);
+
+    await expectEveryInboxExact(run);
+    const jobs = await jobsOf(run.prefix, run.ids);
+    expect(jobs).toHaveLength(MESSAGES);
+    const stalled = jobs.filter((job) => job.stalledCounter > 0).length;
+    expect(stalled).toBeGreaterThan(0);
+    expect(stalled).toBeLessThanOrEqual(8);
+  }, 90_000);
+
+  it('should finish its jobs in flight, exit promptly and leave the rest to the next worker when it gets SIGTERM mid-run', async () => {
+    const run = await backlog('sigterm');
+
+    const stopping = await spawn(run.prefix);
+    await rows.waitDeliveredAtLeast(run.ids, 30, 30_000, 2);
+    stopping.signal('SIGTERM');
+    const exit = await stopping.exited;
+    // Nest's shutdown hooks close the worker (which waits for its active jobs), then re-raise the signal.
+    expect({ code: exit.code, signal: exit.signal, quick: exit.afterMs < 5000 }).toEqual({ code: null, signal: 'SIGTERM', quick: true });
+    const queue = deliveryQueue(run.prefix);
+    cleanups.push(() => queue.close());
+    expect(await queue.getActiveCount()).toBe(0);
+    expect(await rows.deliveredCount(run.ids)).toBeLessThan(MESSAGES);
+
+    await spawn(run.prefix);
+    await rows.waitDelivered(run.ids, 30_000);
+
+    await expectEveryInboxExact(run);
+    const jobs = await jobsOf(run.prefix, run.ids);
+    expect(jobs.map((job) => job.stalledCounter).filter((count) => count > 0)).toEqual([]);
+  }, 90_000);
+});

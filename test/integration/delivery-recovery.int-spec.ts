@@ -1,0 +1,133 @@
+import { Queue } from 'bullmq';
+import { DELIVER_MESSAGE_JOB_OPTIONS, DELIVERY_JOBS } from '@app/shared/contracts';
+import { DeliveryRows, entryCounts, expectedInboxes, planSends, sendAll } from '../factories/delivery.factory';
+import { createUsers, TestUser } from '../factories/users.factory';
+import { deleteRedisKeys, deliveryQueue, privateRedisPrefix, redisKeysOf } from '../setup/redis-namespace';
+import { RunningService, startDelivery, startStack } from '../setup/services';
+import { TcpProxy } from '../setup/tcp-proxy';
+import { testDatabaseUrl } from '../setup/test-env';
+
+// Limits high enough for one sender to reach every recipient many times over.
+const ROOMY_QUOTA = { LIMIT_STRANGERS_PER_DAY: 100_000, LIMIT_RECIPIENTS_PER_DAY: 100_000 };
+
+/**
+ * CONTRACT section 2: an accepted message "will be delivered even if the queue
+ * loses the job". Postgres holds every accepted message; the sweeper gives
+ * undelivered ones their job back. Each test has its own Redis namespace, so it
+ * can run without a worker and lose its keys without touching other suites.
+ */
+describe('delivery: no accepted message is lost', () => {
+  let rows: DeliveryRows;
+  const cleanups: Array<() => Promise<unknown>> = [];
+
+  beforeAll(async () => {
+    rows = await DeliveryRows.open();
+  });
+
+  // Last registered, first run: services close before their namespace's keys go.
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  afterAll(async () => {
+    await rows?.close();
+  });
+
+  /** Gateway and quota on a private namespace, and no delivery worker on it. */
+  async function stackWithoutWorker(prefix: string): Promise<string> {
+    cleanups.push(() => deleteRedisKeys(prefix));
+    const stack = await startStack({ gateway: { REDIS_PREFIX: prefix }, quota: { REDIS_PREFIX: prefix, ...ROOMY_QUOTA } });
+    cleanups.push(() => stack.close());
+    return stack.gateway.url;
+  }
+
+  async function worker(settings: Record<string, string | number>): Promise<RunningService> {
+    const delivery = await startDelivery(settings);
+    cleanups.push(() => delivery.close());
+    return delivery;
+  }
+
+  const xuidsOf = (users: TestUser[]) => users.map((user) => user.xuid);
+
+  it('should deliver every accepted message exactly once when Redis loses all state before any worker ran', async () => {
+    const prefix = privateRedisPrefix('redis-loss');
+    const url = await stackWithoutWorker(prefix);
+    const users = await createUsers(url, 30);
+    const [senders, recipients] = [users.slice(0, 10), users.slice(10)];
+    const sends = planSends('lost', senders, recipients, 200, 10);
+
+    await sendAll(url, sends);
+    const ids = await rows.messageIdsOf(xuidsOf(senders));
+    expect(ids).toHaveLength(200);
+    expect(await rows.deliveredCount(ids)).toBe(0);
+    expect((await redisKeysOf(prefix)).filter((key) => key.startsWith(`${prefix}:delivery:`)).length).toBeGreaterThan(0);
+
+    // A Redis restart without persistence: the queue and its 200 jobs, and the quota windows, are gone.
+    expect(await deleteRedisKeys(prefix)).toBeGreaterThan(0);
+    expect(await redisKeysOf(prefix)).toEqual([]);
+
+    await worker({ REDIS_PREFIX: prefix, REDELIVER_AFTER_SECONDS: 1 });
+    await rows.waitDelivered(ids, 30_000);
+
+    const expected = expectedInboxes(sends, await rows.idsByText(xuidsOf(senders)));
+    expect(expected.size).toBe(recipients.length);
+    expect(await rows.inboxes(xuidsOf(recipients))).toEqual(expected);
+    expect(await rows.counters(xuidsOf(recipients))).toEqual(entryCounts(expected));
+  });
+
+  it('should leave a job that keeps failing in the failed set, and deliver its message when the sweeper retries it later', async () => {
+    const sendPrefix = privateRedisPrefix('failing-send');
+    const workerPrefix = privateRedisPrefix('failing-work');
+    const url = await stackWithoutWorker(sendPrefix);
+    const [sender, ...recipients] = await createUsers(url, 4);
+    const sends = planSends('failing', [sender], recipients, 1, recipients.length);
+    await sendAll(url, sends);
+    const [id] = await rows.messageIdsOf([sender.xuid]);
+
+    // The worker reaches Postgres through a proxy the test can cut.
+    const database = new URL(testDatabaseUrl());
+    const postgres = await new TcpProxy(database.hostname, Number(database.port || 5432)).start();
+    cleanups.push(() => postgres.stop());
+    cleanups.push(() => deleteRedisKeys(workerPrefix));
+    await worker({ REDIS_PREFIX: workerPrefix, DATABASE_URL: postgres.rewrite(testDatabaseUrl()), REDELIVER_AFTER_SECONDS: 1 });
+    const queue = deliveryQueue(workerPrefix);
+    cleanups.push(() => queue.close());
+
+    await postgres.stop();
+    // The gateway's job, with two attempts instead of eight so the attempts run out in a moment, not a minute.
+    await queue.add(DELIVERY_JOBS.deliverMessage, { messageId: id }, {
+      ...DELIVER_MESSAGE_JOB_OPTIONS,
+      attempts: 2,
+      backoff: { type: 'fixed', delay: 100 },
+      jobId: id,
+    });
+    await waitForState(queue, id, 'failed');
+    const failed = (await queue.getJob(id))!;
+    expect({ attemptsMade: failed.attemptsMade, failedReason: failed.failedReason }).toEqual({
+      attemptsMade: 2,
+      failedReason: expect.stringContaining('ECONNREFUSED'),
+    });
+    expect(await rows.deliveredCount([id])).toBe(0);
+
+    await postgres.start();
+    await rows.waitDelivered([id], 20_000);
+
+    expect(await waitForState(queue, id, 'completed')).toBe('completed');
+    expect((await queue.getJob(id))!.returnvalue).toBe('delivered');
+    const expected = expectedInboxes(sends, await rows.idsByText([sender.xuid]));
+    expect(await rows.inboxes(xuidsOf(recipients))).toEqual(expected);
+    expect(await rows.counters(xuidsOf(recipients))).toEqual(entryCounts(expected));
+  });
+});
+
+/** Polls the job's state until it is `state`. */
+async function waitForState(queue: Queue, jobId: string, state: 'failed' | 'completed', timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let current = await queue.getJobState(jobId);
+  while (current !== state) {
+    if (Date.now() > deadline) throw new Error(`job ${jobId} is ${current} after ${timeoutMs} ms, not ${state}`);
+    await new Promise((wake) => setTimeout(wake, 20));
+    current = await queue.getJobState(jobId);
+  }
+  return current;
+}

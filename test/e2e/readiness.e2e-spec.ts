@@ -39,6 +39,10 @@ describe('health and readiness', () => {
   afterAll(async () => {
     await postgres.start().catch(() => undefined);
     await redis.start().catch(() => undefined);
+    // Let every client reconnect first: BullMQ cannot QUIT a connection that is
+    // still reconnecting after the outage.
+    if (delivery) await eventually(delivery, 200);
+    if (stack) await eventually(stack.gateway, 200);
     await delivery?.close();
     await stack?.close();
     await postgres.stop();

@@ -62,3 +62,24 @@ export async function block(gatewayUrl: string, owner: Xuid, target: Xuid): Prom
   const response = await fetch(`${gatewayUrl}/admin/users/${owner}/blocks/${target}`, { method: 'PUT', headers: ADMIN_HEADERS });
   if (response.status !== 204) throw new Error(`block: ${response.status}`);
 }
+
+/** Creates or updates a user with a fixed XUID (201 or 200), for XUIDs a test must name exactly. */
+export async function putUser(gatewayUrl: string, xuid: Xuid, gamertag = uniqueGamertag()): Promise<TestUser> {
+  const response = await fetch(`${gatewayUrl}/admin/users/${xuid}`, {
+    method: 'PUT',
+    headers: { ...ADMIN_HEADERS, 'content-type': 'application/json' },
+    body: JSON.stringify({ gamertag }),
+  });
+  if (response.status !== 201 && response.status !== 200) throw new Error(`putUser: ${response.status} ${await response.text()}`);
+  return { xuid, gamertag };
+}
+
+/** Creates `count` users, `concurrency` at a time. */
+export async function createUsers(gatewayUrl: string, count: number, concurrency = 8): Promise<TestUser[]> {
+  const users: TestUser[] = [];
+  for (let start = 0; start < count; start += concurrency) {
+    const batch = Math.min(concurrency, count - start);
+    users.push(...(await Promise.all(Array.from({ length: batch }, () => createUser(gatewayUrl)))));
+  }
+  return users;
+}

@@ -3,9 +3,11 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { Logger } from 'nestjs-pino';
 import { ErrorResponseFilter } from '@app/shared/http';
 import { requestIdOf } from '@app/shared/logging';
+import { instrumentHttp, METRICS_REGISTRY } from '@app/shared/metrics';
 import { GatewayConfig } from './gateway.config';
 import { GatewayModule } from './gateway.module';
 import { BODY_LIMIT_BYTES, registerJsonBodyParser, RejectedBodyPipe } from './http/json-body';
+import { setupOpenApi } from './openapi/openapi';
 
 /** Builds the gateway exactly as production runs it (main.ts and the e2e suites share this). */
 export async function createGatewayApp(config: GatewayConfig): Promise<NestFastifyApplication> {
@@ -21,8 +23,10 @@ export async function createGatewayApp(config: GatewayConfig): Promise<NestFasti
     abortOnError: false,
   });
   app.useLogger(app.get(Logger));
+  instrumentHttp(adapter.getInstance(), app.get(METRICS_REGISTRY));
   app.useGlobalFilters(new ErrorResponseFilter());
   app.useGlobalPipes(new RejectedBodyPipe());
   app.enableShutdownHooks();
+  setupOpenApi(app);
   return app;
 }

@@ -1,12 +1,37 @@
 import { Controller } from '@nestjs/common';
-import { MessagePattern } from '@nestjs/microservices';
+import { MessagePattern, Payload } from '@nestjs/microservices';
 import Redis from 'ioredis';
-import { QUOTA_PATTERNS, QuotaPingResult } from '@app/shared/contracts';
+import {
+  QUOTA_PATTERNS,
+  QuotaPingResult,
+  QuotaReleaseRequest,
+  QuotaReleaseResult,
+  QuotaReserveRequest,
+  QuotaReserveResult,
+} from '@app/shared/contracts';
 import { InjectRedis } from '@app/shared/redis';
+import { QuotaMetrics } from './quota.metrics';
+import { QuotaService } from './quota.service';
 
 @Controller()
 export class QuotaController {
-  constructor(@InjectRedis() private readonly redis: Redis) {}
+  constructor(
+    private readonly quota: QuotaService,
+    private readonly metrics: QuotaMetrics,
+    @InjectRedis() private readonly redis: Redis,
+  ) {}
+
+  @MessagePattern(QUOTA_PATTERNS.reserve)
+  async reserve(@Payload() request: QuotaReserveRequest): Promise<QuotaReserveResult> {
+    const result = await this.quota.reserve(request);
+    this.metrics.record(result);
+    return result;
+  }
+
+  @MessagePattern(QUOTA_PATTERNS.release)
+  release(@Payload() request: QuotaReleaseRequest): Promise<QuotaReleaseResult> {
+    return this.quota.release(request);
+  }
 
   /** Answers only when Redis does, so the gateway's readiness reflects quota's. */
   @MessagePattern(QUOTA_PATTERNS.ping)

@@ -1,8 +1,36 @@
 import { Controller, Delete, Get, Header, HttpCode, HttpStatus, Param, Query, UseGuards } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiHeader,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiQuery,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
 import { AppError, ERRORS } from '@app/shared/errors';
 import { UserIdentity } from '@app/shared/tokens';
 import { CurrentUser } from '../auth/current-user.decorator';
 import { USER_PARAM, UserAuthGuard, UserRoute } from '../auth/user-auth.guard';
+import {
+  ApiErrorResponses,
+  DELETE_MESSAGE_ERRORS,
+  LIST_INBOX_ERRORS,
+  READ_MESSAGE_ERRORS,
+} from '../openapi/error-responses';
+import {
+  CONTINUATION_TOKEN_QUERY,
+  CONTRACT_VERSION_HEADER,
+  MAX_ITEMS_QUERY,
+  MESSAGE_ID_PARAM,
+  SECURITY,
+  SKIP_ITEMS_QUERY,
+  TAG,
+  USER_XUID_PARAM,
+} from '../openapi/parameters';
+import { ref } from '../openapi/schemas';
 import { InboxPageResponse, MessageDetailResponse, toInboxPage, toMessageDetail } from './dto/inbox.response';
 import { InboxPageRequest, InboxService } from './inbox.service';
 
@@ -13,17 +41,42 @@ const DIGITS = /^[0-9]+$/;
 @Controller(`users/:${USER_PARAM}/inbox`)
 @UseGuards(UserAuthGuard)
 @UserRoute(ERRORS.INBOX_XUID_INVALID)
+@ApiTags(TAG.inbox)
+@ApiBearerAuth(SECURITY.userBearer)
+@ApiSecurity(SECURITY.userXbl3)
+@ApiParam(USER_XUID_PARAM)
+@ApiHeader(CONTRACT_VERSION_HEADER)
 export class InboxController {
   constructor(private readonly inbox: InboxService) {}
 
   @Get()
   @Header('Cache-Control', 'no-store')
+  @ApiOperation({
+    operationId: 'listInbox',
+    summary: 'List the inbox, newest first',
+    description:
+      'One page of the caller\'s unexpired messages, newest first (by `sent`, ties by id). Page on with ' +
+      '`pagingInfo.continuationToken` until it is null. An empty inbox is 200 with `results: []` and `totalItems: 0`.',
+  })
+  @ApiQuery(MAX_ITEMS_QUERY)
+  @ApiQuery(SKIP_ITEMS_QUERY)
+  @ApiQuery(CONTINUATION_TOKEN_QUERY)
+  @ApiOkResponse({ description: 'A page of the inbox.', schema: ref('InboxPage') })
+  @ApiErrorResponses(LIST_INBOX_ERRORS)
   async list(@CurrentUser() user: UserIdentity, @Query() query: Record<string, unknown>): Promise<InboxPageResponse> {
     return toInboxPage(await this.inbox.listPage(user.xuid, parsePageRequest(query)));
   }
 
   @Get(':messageId')
   @Header('Cache-Control', 'no-store')
+  @ApiOperation({
+    operationId: 'readMessage',
+    summary: 'Read a message (marks it read)',
+    description: 'Returns the whole message and marks it read: `isRead` is true in later listings.',
+  })
+  @ApiParam(MESSAGE_ID_PARAM)
+  @ApiOkResponse({ description: 'The whole message.', schema: ref('MessageDetail') })
+  @ApiErrorResponses(READ_MESSAGE_ERRORS)
   async read(@CurrentUser() user: UserIdentity, @Param('messageId') messageId: string): Promise<MessageDetailResponse> {
     return toMessageDetail(await this.inbox.readMessage(user.xuid, parseMessageId(messageId)));
   }
@@ -31,6 +84,14 @@ export class InboxController {
   @Delete(':messageId')
   @HttpCode(HttpStatus.NO_CONTENT)
   @Header('Cache-Control', 'no-store')
+  @ApiOperation({
+    operationId: 'deleteMessage',
+    summary: 'Delete a message (idempotent)',
+    description: 'Deletes the message from the caller\'s inbox. A message that is already absent is 204 as well.',
+  })
+  @ApiParam(MESSAGE_ID_PARAM)
+  @ApiNoContentResponse({ description: 'Deleted, or was already absent.' })
+  @ApiErrorResponses(DELETE_MESSAGE_ERRORS)
   remove(@CurrentUser() user: UserIdentity, @Param('messageId') messageId: string): Promise<void> {
     return this.inbox.deleteMessage(user.xuid, parseMessageId(messageId));
   }

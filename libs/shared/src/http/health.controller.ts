@@ -1,4 +1,5 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { AppError, ERRORS } from '../errors';
 
 /** One dependency whose answer decides readiness. `check` rejects when it is down. */
@@ -13,12 +14,18 @@ const CHECK_TIMEOUT_MS = 2000;
 type CheckState = 'up' | 'down';
 
 @Controller()
+@ApiTags('health')
 export class HealthController {
   constructor(@Inject(READINESS_CHECKS) private readonly checks: ReadinessCheck[]) {}
 
   /** Liveness: the process answers. Never touches a dependency. */
   @Get('healthz')
   @Header('cache-control', 'no-store')
+  @ApiOperation({ operationId: 'liveness', summary: 'Liveness: the process answers (never touches a dependency)' })
+  @ApiOkResponse({
+    description: 'The process is alive.',
+    schema: { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['ok'] } } },
+  })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
@@ -26,6 +33,28 @@ export class HealthController {
   /** Readiness: 200 only when every dependency answers within the timeout. */
   @Get('readyz')
   @Header('cache-control', 'no-store')
+  @ApiOperation({ operationId: 'readiness', summary: 'Readiness: 200 only when every dependency answers' })
+  @ApiOkResponse({
+    description: 'Every dependency answered within the timeout.',
+    schema: {
+      type: 'object',
+      required: ['status', 'checks'],
+      properties: {
+        status: { type: 'string', enum: ['ready'] },
+        checks: { type: 'object', additionalProperties: { type: 'string', enum: ['up', 'down'] } },
+      },
+      example: { status: 'ready', checks: { postgres: 'up', redis: 'up', quota: 'up' } },
+    },
+  })
+  @ApiServiceUnavailableResponse({
+    description: 'A dependency did not answer the readiness check; `errorMessage` names it (errorCode 1008 NOT_READY).',
+    content: {
+      'application/json': {
+        schema: { $ref: '#/components/schemas/ErrorResponse' },
+        example: { errorSource: 'gateway', errorCode: 1008, errorMessage: 'Not ready: redis unavailable.' },
+      },
+    },
+  })
   async ready(): Promise<{ status: 'ready'; checks: Record<string, CheckState> }> {
     const states = await Promise.all(this.checks.map((check) => probe(check)));
     const checks = Object.fromEntries(this.checks.map((check, i) => [check.name, states[i]]));

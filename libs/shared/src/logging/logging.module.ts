@@ -43,6 +43,7 @@ export class LoggingModule {
               paths: [
                 'req.headers.authorization',
                 'req.headers.cookie',
+                'req.query.continuationToken',
                 'req.body',
                 '*.messageText',
                 '*.text',

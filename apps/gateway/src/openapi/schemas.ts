@@ -1,0 +1,294 @@
+import type { ReferenceObject, SchemaObject } from '@nestjs/swagger';
+import { MessageType } from '@app/shared/database/entities/message.entity';
+import { COMMUNICATION_SETTINGS } from '@app/shared/database/entities/user.entity';
+import { GAMERTAG_MAX_LENGTH } from '@app/shared/directory/gamertag';
+import { MAX_TOKEN_LENGTH } from '../inbox/continuation-token';
+import { MAX_RECIPIENTS, MAX_TEXT_CODE_POINTS } from '../outbox/send-request';
+
+/**
+ * The JSON shapes of the HTTP surface (CONTRACT sections 1, 2, 4, 6, 7) as
+ * OpenAPI 3.0 component schemas. The controllers' response types are
+ * TypeScript interfaces, which leave no runtime metadata, so the shapes are
+ * written out here and referenced by name.
+ */
+export const SCHEMA = {
+  ErrorResponse: 'ErrorResponse',
+  Xuid: 'Xuid',
+  RecipientByXuid: 'RecipientByXuid',
+  RecipientByGamertag: 'RecipientByGamertag',
+  Recipient: 'Recipient',
+  SendMessageRequest: 'SendMessageRequest',
+  MessageHeader: 'MessageHeader',
+  InboxItemHeader: 'InboxItemHeader',
+  InboxItem: 'InboxItem',
+  PagingInfo: 'PagingInfo',
+  InboxPage: 'InboxPage',
+  MessageDetail: 'MessageDetail',
+  UpsertUserRequest: 'UpsertUserRequest',
+  User: 'User',
+  UserDetail: 'UserDetail',
+} as const;
+
+export type SchemaName = keyof typeof SCHEMA;
+
+export const ref = (name: SchemaName): ReferenceObject => ({ $ref: `#/components/schemas/${name}` });
+
+const XUID_STRING: SchemaObject = {
+  type: 'string',
+  pattern: '^[0-9]{1,20}$',
+  description: 'An XUID (unsigned 64-bit, 1..18446744073709551615) as a string of decimal digits.',
+  example: '2533274790412952',
+};
+
+const GAMERTAG: SchemaObject = {
+  type: 'string',
+  minLength: 1,
+  maxLength: GAMERTAG_MAX_LENGTH,
+  description: `A gamertag: 1..${GAMERTAG_MAX_LENGTH} characters (letters, digits and single inner spaces).`,
+  example: 'GoTeamEmily',
+};
+
+const ISO_TIME: SchemaObject = { type: 'string', format: 'date-time', example: '2011-05-08T17:30:00.000Z' };
+
+const messageHeaderProperties: Record<string, SchemaObject | ReferenceObject> = {
+  sent: { ...ISO_TIME, description: 'When the message was sent: ISO 8601 UTC with `Z`.' },
+  expiration: {
+    ...ISO_TIME,
+    example: '2011-06-07T17:30:00.000Z',
+    description: 'When the message expires (`sent` plus the message lifetime, 30 days by default); expired messages are never returned.',
+  },
+  messageType: {
+    type: 'string',
+    enum: Object.values(MessageType),
+    description: 'One of the seed\'s message types; this service creates `User` and `System`.',
+    example: MessageType.User,
+  },
+  senderXuid: { ...XUID_STRING, example: '123456789', description: 'The sender\'s XUID, always a string of digits.' },
+  sender: { ...GAMERTAG, example: 'Striker', description: 'The sender\'s gamertag as its owner registered it.' },
+  hasAudio: { type: 'boolean', example: false },
+  hasPhoto: { type: 'boolean', example: false },
+  hasText: { type: 'boolean', example: true },
+  messageFolderType: {
+    type: 'string',
+    enum: ['Inbox'],
+    description: 'Not in the seed\'s table, but the real service sends it and client libraries require it.',
+    example: 'Inbox',
+  },
+};
+
+const ALWAYS_NULL = (description: string, type: SchemaObject['type']): SchemaObject => ({
+  type,
+  nullable: true,
+  enum: [null],
+  description,
+  example: null,
+});
+
+export const SCHEMAS: Record<SchemaName, SchemaObject> = {
+  ErrorResponse: {
+    type: 'object',
+    description:
+      'The `errorResponse` every 4xx and 5xx response carries (CONTRACT section 1). `errorCode` values are stable per condition (docs/errors.md).',
+    required: ['errorSource', 'errorCode', 'errorMessage'],
+    properties: {
+      errorSource: {
+        type: 'string',
+        description: 'The part of the service that refused the request (`gateway`, `auth`, `outbox`, `quota`, `inbox`, `admin`).',
+        example: 'inbox',
+      },
+      errorCode: {
+        type: 'integer',
+        nullable: true,
+        description: 'A stable number per condition (docs/errors.md). Clients may switch on it.',
+        example: 6004,
+      },
+      errorMessage: {
+        type: 'string',
+        description: 'What was wrong (which field, which limit). Never a stack trace; do not parse it.',
+        example: 'skipItems is 7, larger than the 5 messages in the inbox.',
+      },
+    },
+  },
+
+  Xuid: {
+    description:
+      'A recipient XUID: a JSON number or a string of decimal digits, 1..18446744073709551615. ' +
+      'Numbers above 2^53 are read exactly; leading zeros are accepted and normalised.',
+    oneOf: [
+      { type: 'string', pattern: '^[0-9]+$', example: '2533274790412952' },
+      { type: 'integer', minimum: 1, example: 2533274790412952 },
+    ],
+  },
+
+  RecipientByXuid: {
+    type: 'object',
+    description: 'A recipient named by XUID. Has no `gamertag`.',
+    required: ['xuid'],
+    properties: { xuid: ref('Xuid') },
+    example: { xuid: '2533274790412952' },
+  },
+
+  RecipientByGamertag: {
+    type: 'object',
+    description: 'A recipient named by gamertag (compared without regard to case). Has no `xuid`.',
+    required: ['gamertag'],
+    properties: { gamertag: GAMERTAG },
+    example: { gamertag: 'GoTeamEmily' },
+  },
+
+  Recipient: {
+    description:
+      'Exactly one of `xuid` and `gamertag` (an entry with both or neither is 400). ' +
+      'The same user named twice, by either form, counts once.',
+    oneOf: [ref('RecipientByXuid'), ref('RecipientByGamertag')],
+  },
+
+  SendMessageRequest: {
+    type: 'object',
+    description: 'Body of a send (CONTRACT section 2). Unknown extra properties are ignored.',
+    required: ['header', 'messageText'],
+    properties: {
+      header: {
+        type: 'object',
+        required: ['recipients'],
+        properties: {
+          recipients: {
+            type: 'array',
+            minItems: 1,
+            maxItems: MAX_RECIPIENTS,
+            items: ref('Recipient'),
+            description: `1..${MAX_RECIPIENTS} recipients.`,
+          },
+        },
+      },
+      messageText: {
+        type: 'string',
+        minLength: 1,
+        maxLength: MAX_TEXT_CODE_POINTS,
+        description:
+          `1..${MAX_TEXT_CODE_POINTS} characters counted in Unicode code points (an emoji is one character); ` +
+          'text with an unpaired surrogate (or U+0000) is refused.',
+        example: 'random user text',
+      },
+    },
+    example: {
+      header: { recipients: [{ gamertag: 'GoTeamEmily' }, { xuid: '2533274790412952' }] },
+      messageText: 'random user text',
+    },
+  },
+
+  MessageHeader: {
+    type: 'object',
+    required: Object.keys(messageHeaderProperties),
+    properties: messageHeaderProperties,
+  },
+
+  InboxItemHeader: {
+    type: 'object',
+    required: ['id', 'isRead', ...Object.keys(messageHeaderProperties)],
+    properties: {
+      id: {
+        type: 'string',
+        maxLength: 50,
+        pattern: '^[A-Za-z0-9_-]{1,50}$',
+        description: 'The message id: opaque, URL-safe, at most 50 characters; newer messages sort after older ones.',
+        example: '01HZX3K5Q8M4V7T2N9B6C1D0EF',
+      },
+      isRead: { type: 'boolean', description: 'Whether the owner has read the message.', example: false },
+      ...messageHeaderProperties,
+    },
+  },
+
+  InboxItem: {
+    type: 'object',
+    required: ['header', 'messageSummary'],
+    properties: {
+      header: ref('InboxItemHeader'),
+      messageSummary: {
+        type: 'string',
+        description: 'The first 20 code points of the text of a user message (never half an emoji); a system message\'s subject.',
+        example: 'first 20 chars',
+      },
+    },
+  },
+
+  PagingInfo: {
+    type: 'object',
+    required: ['continuationToken', 'totalItems'],
+    properties: {
+      continuationToken: {
+        type: 'string',
+        nullable: true,
+        maxLength: MAX_TOKEN_LENGTH,
+        description: 'Pass as `continuationToken` to read the next page; `null` on the last page.',
+        example: null,
+      },
+      totalItems: {
+        type: 'integer',
+        minimum: 0,
+        description: 'The number of unexpired messages in the inbox now.',
+        example: 5,
+      },
+    },
+  },
+
+  InboxPage: {
+    type: 'object',
+    description: 'One page of the inbox, newest first (by `sent`, ties by id).',
+    required: ['results', 'pagingInfo'],
+    properties: {
+      results: { type: 'array', items: ref('InboxItem') },
+      pagingInfo: ref('PagingInfo'),
+    },
+  },
+
+  MessageDetail: {
+    type: 'object',
+    description: 'A whole message. `attachmentId` and `attachment` are always null: this service sends no attachments.',
+    required: ['header', 'messageText', 'attachmentId', 'attachment'],
+    properties: {
+      header: ref('MessageHeader'),
+      messageText: { type: 'string', description: 'The whole text.', example: 'the whole text' },
+      attachmentId: ALWAYS_NULL('Always null (no attachments); present because clients expect it.', 'string'),
+      attachment: ALWAYS_NULL('Always null (no attachments); present because clients expect it.', 'object'),
+    },
+  },
+
+  UpsertUserRequest: {
+    type: 'object',
+    description: 'Body of PUT /admin/users/{xuid}. Unknown properties are dropped.',
+    required: ['gamertag'],
+    properties: {
+      gamertag: { ...GAMERTAG, description: 'Unique without regard to case: a gamertag another user holds is 409.' },
+      communication: {
+        type: 'string',
+        enum: [...COMMUNICATION_SETTINGS],
+        description: 'Who may message this user. Defaults to `everyone` for a new user; unchanged for an existing one when omitted.',
+        example: 'everyone',
+      },
+    },
+    example: { gamertag: 'Striker', communication: 'everyone' },
+  },
+
+  User: {
+    type: 'object',
+    required: ['xuid', 'gamertag', 'communication'],
+    properties: {
+      xuid: XUID_STRING,
+      gamertag: { ...GAMERTAG, example: 'Striker' },
+      communication: { type: 'string', enum: [...COMMUNICATION_SETTINGS], example: 'everyone' },
+    },
+  },
+
+  UserDetail: {
+    type: 'object',
+    required: ['xuid', 'gamertag', 'communication', 'friends', 'blocks'],
+    properties: {
+      xuid: XUID_STRING,
+      gamertag: { ...GAMERTAG, example: 'GoTeamEmily' },
+      communication: { type: 'string', enum: [...COMMUNICATION_SETTINGS], example: 'friends' },
+      friends: { type: 'array', items: XUID_STRING, description: 'XUIDs of the user\'s friends (mutual).' },
+      blocks: { type: 'array', items: XUID_STRING, description: 'XUIDs this user blocks.' },
+    },
+  },
+};

@@ -1,0 +1,379 @@
+import { dirname } from 'path';
+import { ConfigError, loadConfig } from '@app/shared/config';
+import { DELIVERY_QUEUE } from '@app/shared/contracts';
+import {
+  CONFIG_OF_COMMAND,
+  declaredVariables,
+  entrypointCommands,
+  filesUnder,
+  readText,
+  readYamlDocuments,
+} from '../fixtures/deploy/deploy-files';
+import { schemaErrors } from '../fixtures/deploy/k8s-schemas';
+
+/**
+ * Offline checks of the manifests under deploy/k8s: every document against the
+ * Kubernetes or KEDA JSON schema (test/fixtures/deploy/k8s-schemas.ts), then
+ * the invariants that tie the objects to each other and to the services'
+ * config classes (their variables from class-validator metadata). No cluster needed.
+ */
+
+type Labels = Record<string, string>;
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Labels; annotations?: Labels };
+  // Shapes are checked by the schema step; the invariants read them loosely.
+  spec?: any;
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+}
+
+interface Located extends K8sObject {
+  file: string;
+}
+
+interface ContainerPort {
+  name?: string;
+  containerPort: number;
+}
+
+const K8S_DIR = 'deploy/k8s';
+const AUTOSCALING_DIR = `${K8S_DIR}/autoscaling/`;
+const files = filesUnder(K8S_DIR, '.yaml').concat(filesUnder(K8S_DIR, '.yml'));
+const objects: Located[] = files.flatMap((file) =>
+  (readYamlDocuments(file) as K8sObject[]).filter((doc) => doc !== null).map((doc) => ({ ...doc, file })),
+);
+
+const ofKind = (kind: string): Located[] => objects.filter((object) => object.kind === kind);
+const named = (kind: string, name: string): Located | undefined =>
+  ofKind(kind).find((object) => object.metadata.name === name);
+
+const namespace = ofKind('Namespace')[0]?.metadata.name;
+const configMap = named('ConfigMap', 'xblmsg-config');
+const secret = named('Secret', 'xblmsg-secrets');
+const settings = { ...configMap?.data, ...secret?.stringData };
+const deployments = ofKind('Deployment');
+const workloads = [...deployments, ...ofKind('Job')];
+
+// Values that pass validation, in place of the Secret's deliberately invalid placeholders.
+const REAL_SECRETS = {
+  DATABASE_URL: 'postgres://xblmsg:s3cret@db.internal:5432/xblmsg',
+  REDIS_URL: 'redis://:s3cret@redis.internal:6379',
+  AUTH_JWT_SECRET: 'j'.repeat(32),
+  ADMIN_TOKEN: 'a'.repeat(16),
+  PAGING_TOKEN_KEYS: `k1:${'p'.repeat(32)}`,
+};
+
+// The HTTP port variable each service listens on (probes, metrics, Service).
+const HTTP_PORT_VARIABLE: Record<string, string> = {
+  gateway: 'PORT',
+  quota: 'QUOTA_HTTP_PORT',
+  delivery: 'DELIVERY_HTTP_PORT',
+};
+
+function podSpecOf(workload: K8sObject): any {
+  return workload.spec.template.spec;
+}
+
+function containerOf(workload: K8sObject): any {
+  const containers = podSpecOf(workload).containers;
+  expect(containers).toHaveLength(1);
+  return containers[0];
+}
+
+function commandOf(workload: K8sObject): string {
+  return containerOf(workload).args[0];
+}
+
+function resolvePort(ports: ContainerPort[], port: string | number): number | undefined {
+  return ports.find((entry) => entry.name === port || entry.containerPort === port)?.containerPort;
+}
+
+function selects(selector: Labels, labels: Labels | undefined): boolean {
+  return Object.entries(selector).every(([key, value]) => labels?.[key] === value);
+}
+
+function deploymentsSelectedBy(selector: Labels, inNamespace?: string): Located[] {
+  return deployments.filter(
+    (deployment) =>
+      deployment.metadata.namespace === inNamespace && selects(selector, deployment.spec.template.metadata.labels),
+  );
+}
+
+describe('deploy/k8s manifests', () => {
+  it('should parse every YAML document and find the expected objects', () => {
+    const inventory = objects.map((object) => `${object.kind}/${object.metadata.name}`).sort();
+
+    expect(inventory).toEqual(
+      expect.arrayContaining([
+        'Namespace/xblmsg',
+        'ConfigMap/xblmsg-config',
+        'Secret/xblmsg-secrets',
+        'Job/migrate',
+        'Deployment/gateway',
+        'Deployment/quota',
+        'Deployment/delivery',
+        'Service/gateway',
+        'Service/quota',
+        'Service/delivery',
+        'PodDisruptionBudget/gateway',
+        'PodDisruptionBudget/quota',
+        'PodDisruptionBudget/delivery',
+        'HorizontalPodAutoscaler/gateway',
+        'ScaledObject/delivery',
+        'HorizontalPodAutoscaler/delivery',
+      ]),
+    );
+  });
+
+  it('should match the Kubernetes and KEDA schemas', () => {
+    const invalid = objects.flatMap(({ file, ...object }) =>
+      schemaErrors(object).map((error) => `${file} ${object.kind}/${object.metadata.name}: ${error}`),
+    );
+
+    expect(invalid).toEqual([]);
+  });
+
+  it('should catch a schema violation (the schema step is live)', () => {
+    const deployment = named('Deployment', 'gateway')!;
+    const broken = { ...deployment, spec: { ...deployment.spec, replicas: 'two' } };
+
+    expect(schemaErrors(broken)).toEqual([expect.stringContaining('replicas')]);
+    expect(schemaErrors({ ...deployment, apiVersion: 'apps/v1beta1' })).toEqual([
+      'no schema for apps/v1beta1 Deployment',
+    ]);
+  });
+
+  it('should put every namespaced object in the one namespace, with unique names per kind', () => {
+    const keys = objects.filter((object) => object.kind !== 'Namespace').map((object) => {
+      expect({ object: `${object.kind}/${object.metadata.name}`, namespace: object.metadata.namespace }).toEqual({
+        object: `${object.kind}/${object.metadata.name}`,
+        namespace,
+      });
+      return `${object.kind}/${object.metadata.name}`;
+    });
+    const repeated = keys.filter((key, index) => keys.indexOf(key) !== index);
+    expect(repeated).toEqual([]);
+  });
+
+  it('should mark every Secret placeholder CHANGE ME', () => {
+    for (const object of ofKind('Secret')) {
+      expect(readText(object.file)).toContain('CHANGE ME');
+    }
+    for (const [key, value] of Object.entries(secret?.stringData ?? {})) {
+      expect({ key, placeholder: value.includes('CHANGE-ME') }).toEqual({ key, placeholder: true });
+    }
+  });
+
+  describe.each(['gateway', 'quota', 'delivery'])('the %s Deployment', (name) => {
+    const deployment = named('Deployment', name)!;
+    const container = containerOf(deployment);
+    const ports: ContainerPort[] = container.ports ?? [];
+    const httpPort = Number(settings[HTTP_PORT_VARIABLE[name]]);
+
+    it('should run its own service from the shared image with two replicas', () => {
+      expect(commandOf(deployment)).toBe(name);
+      expect(entrypointCommands().has(name)).toBe(true);
+      expect(deployment.spec.replicas).toBe(2);
+      expect(selects(deployment.spec.selector.matchLabels, deployment.spec.template.metadata.labels)).toBe(true);
+    });
+
+    it('should probe liveness on /healthz and readiness on /readyz at the port the service listens on', () => {
+      const { livenessProbe, readinessProbe } = container;
+
+      expect(livenessProbe.httpGet.path).toBe('/healthz');
+      expect(readinessProbe.httpGet.path).toBe('/readyz');
+      expect(resolvePort(ports, livenessProbe.httpGet.port)).toBe(httpPort);
+      expect(resolvePort(ports, readinessProbe.httpGet.port)).toBe(httpPort);
+    });
+
+    it('should have Prometheus scrape /metrics on its HTTP port', () => {
+      const annotations = deployment.spec.template.metadata.annotations;
+
+      expect(annotations).toMatchObject({
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/path': '/metrics',
+        'prometheus.io/port': String(httpPort),
+      });
+    });
+
+    it('should be served by a Service whose ports reach its container ports', () => {
+      const services = ofKind('Service').filter(
+        (service) => deploymentsSelectedBy(service.spec.selector, service.metadata.namespace)[0] === deployment,
+      );
+
+      expect(services).toHaveLength(1);
+      for (const port of services[0].spec.ports) {
+        expect({ port: port.name, target: resolvePort(ports, port.targetPort) }).toEqual({
+          port: port.name,
+          target: expect.any(Number),
+        });
+      }
+    });
+
+    it('should allow only one voluntary disruption at a time', () => {
+      const budgets = ofKind('PodDisruptionBudget').filter(
+        (budget) => deploymentsSelectedBy(budget.spec.selector.matchLabels, budget.metadata.namespace)[0] === deployment,
+      );
+
+      expect(budgets).toHaveLength(1);
+      expect(budgets[0].spec.maxUnavailable ?? deployment.spec.replicas - budgets[0].spec.minAvailable).toBe(1);
+    });
+
+    it('should stop gracefully within 30 seconds', () => {
+      expect(podSpecOf(deployment).terminationGracePeriodSeconds).toBe(30);
+      const preStop = container.lifecycle?.preStop?.exec?.command;
+      if (preStop) expect(Number(preStop[1])).toBeLessThan(10);
+    });
+  });
+
+  describe.each(['gateway', 'quota', 'delivery', 'migrate'])('the %s workload', (name) => {
+    const workload = workloads.find((candidate) => commandOf(candidate) === name)!;
+    const container = containerOf(workload);
+    const pod = podSpecOf(workload);
+
+    it('should set resource requests and limits', () => {
+      for (const kind of ['requests', 'limits']) {
+        expect(container.resources[kind]).toEqual({ cpu: expect.anything(), memory: expect.anything() });
+      }
+    });
+
+    it('should run as a non-root user on a read-only root filesystem with no capabilities', () => {
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: expect.any(Number) });
+      expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
+      expect(pod.automountServiceAccountToken).toBe(false);
+      expect(container.securityContext).toMatchObject({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+      });
+    });
+
+    it('should take its settings from the ConfigMap and the Secret', () => {
+      expect(container.envFrom).toEqual([
+        { configMapRef: { name: configMap?.metadata.name } },
+        { secretRef: { name: secret?.metadata.name } },
+      ]);
+      // Service links would inject QUOTA_PORT=tcp://... for the Service named quota.
+      expect(pod.enableServiceLinks).toBe(false);
+    });
+
+    it('should find every variable its config class reads in the ConfigMap or the Secret', () => {
+      const missing = declaredVariables(CONFIG_OF_COMMAND[name]).filter((variable) => !(variable in settings));
+
+      expect(missing).toEqual([]);
+    });
+
+    it('should start with the ConfigMap once the Secret holds real values, and refuse the placeholders', () => {
+      const cls = CONFIG_OF_COMMAND[name];
+
+      expect(() => loadConfig(cls, { ...configMap?.data, ...REAL_SECRETS })).not.toThrow();
+      if (name === 'gateway') {
+        expect(() => loadConfig(cls, settings)).toThrow(ConfigError);
+      }
+    });
+
+    it('should use the same image as every other workload', () => {
+      const images = new Set(workloads.map((other) => containerOf(other).image));
+      expect(images).toEqual(new Set([container.image]));
+    });
+  });
+
+  it('should give the ports in the ConfigMap to the containers and point the gateway at the quota Service', () => {
+    const quota = containerOf(named('Deployment', 'quota')!);
+    const quotaService = named('Service', 'quota')!;
+
+    expect(resolvePort(quota.ports, 'rpc')).toBe(Number(settings.QUOTA_PORT));
+    expect(settings.QUOTA_HOST).toBe(quotaService.metadata.name);
+    expect(quotaService.spec.ports).toEqual(
+      expect.arrayContaining([expect.objectContaining({ port: Number(settings.QUOTA_PORT), targetPort: 'rpc' })]),
+    );
+  });
+
+  it('should expose the gateway on port 80', () => {
+    const gateway = named('Service', 'gateway')!;
+
+    expect(gateway.spec.ports).toEqual([expect.objectContaining({ port: 80, targetPort: 'http' })]);
+  });
+
+  it('should run the migrations as a Job that retries a few times and cleans up after itself', () => {
+    const job = named('Job', 'migrate')!;
+
+    expect(commandOf(job)).toBe('migrate');
+    expect(entrypointCommands().has('migrate')).toBe(true);
+    expect(job.spec.backoffLimit).toBeGreaterThan(0);
+    expect(job.spec.ttlSecondsAfterFinished).toBeGreaterThan(0);
+    expect(['Never', 'OnFailure']).toContain(podSpecOf(job).restartPolicy);
+  });
+
+  it('should autoscale the gateway on CPU', () => {
+    const hpa = ofKind('HorizontalPodAutoscaler').find((candidate) => !candidate.file.startsWith(AUTOSCALING_DIR))!;
+
+    expect(hpa.apiVersion).toBe('autoscaling/v2');
+    expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'gateway' });
+    expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
+    expect(hpa.spec.metrics).toEqual([
+      { type: 'Resource', resource: { name: 'cpu', target: expect.objectContaining({ type: 'Utilization' }) } },
+    ]);
+  });
+
+  describe('delivery autoscaling', () => {
+    const scalers = objects.filter(
+      (object) =>
+        (object.kind === 'ScaledObject' || object.kind === 'HorizontalPodAutoscaler') &&
+        object.spec.scaleTargetRef.name === 'delivery',
+    );
+
+    it('should offer KEDA and an External-metric HPA as alternatives in separate directories', () => {
+      const directories = scalers.map((scaler) => dirname(scaler.file));
+
+      expect(scalers.map((scaler) => scaler.kind).sort()).toEqual(['HorizontalPodAutoscaler', 'ScaledObject']);
+      expect(new Set(directories).size).toBe(2);
+      for (const directory of directories) expect(directory.startsWith(AUTOSCALING_DIR)).toBe(true);
+    });
+
+    it('should have KEDA watch the BullMQ wait list under the ConfigMap REDIS_PREFIX', () => {
+      const scaledObject = scalers.find((scaler) => scaler.kind === 'ScaledObject')!;
+      const [trigger] = scaledObject.spec.triggers;
+
+      expect(scaledObject.apiVersion).toBe('keda.sh/v1alpha1');
+      expect(scaledObject.spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: 'delivery' });
+      expect(scaledObject.spec.minReplicaCount).toBeGreaterThanOrEqual(1);
+      expect(scaledObject.spec.maxReplicaCount).toBeGreaterThan(scaledObject.spec.minReplicaCount);
+      expect(trigger.type).toBe('redis');
+      expect(trigger.metadata.listName).toBe(`${settings.REDIS_PREFIX}:${DELIVERY_QUEUE}:wait`);
+      expect(Number(trigger.metadata.listLength)).toBeGreaterThan(0);
+    });
+
+    it('should authenticate KEDA with a TriggerAuthentication and Secret defined beside it', () => {
+      const scaledObject = scalers.find((scaler) => scaler.kind === 'ScaledObject')!;
+      const name = scaledObject.spec.triggers[0].authenticationRef?.name;
+      const auth = named('TriggerAuthentication', name);
+
+      expect(auth?.file).toBe(scaledObject.file);
+      for (const ref of auth?.spec.secretTargetRef ?? []) {
+        const target = named('Secret', ref.name);
+        expect(target?.file).toBe(scaledObject.file);
+        expect(target?.stringData).toHaveProperty(ref.key);
+      }
+    });
+
+    it('should have the plain HPA scale on the waiting jobs of the delivery_queue_jobs metric', () => {
+      const hpa = scalers.find((scaler) => scaler.kind === 'HorizontalPodAutoscaler')!;
+
+      expect(hpa.apiVersion).toBe('autoscaling/v2');
+      expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'delivery' });
+      expect(hpa.spec.metrics).toEqual([
+        {
+          type: 'External',
+          external: {
+            metric: { name: 'delivery_queue_jobs', selector: { matchLabels: { state: 'waiting' } } },
+            target: expect.objectContaining({ type: 'AverageValue' }),
+          },
+        },
+      ]);
+    });
+  });
+});

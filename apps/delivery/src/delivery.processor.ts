@@ -1,5 +1,5 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
-import { Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
+import { BeforeApplicationShutdown, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 import { Job } from 'bullmq';
 import { DELIVERY_JOBS, DELIVERY_QUEUE, DeliverMessageJob, DeliveryJobName } from '@app/shared/contracts';
 import { DeliveryConfig } from './delivery.config';
@@ -20,8 +20,14 @@ const STALLED_CHECK_MS = 5_000;
  * backoff; handlers are idempotent, so a retry or a second worker racing on the
  * same message never writes an entry twice.
  */
+const RESCHEDULE_EVERY_MS = 30_000;
+
 @Processor(DELIVERY_QUEUE, { autorun: false, lockDuration: JOB_LOCK_MS, stalledInterval: STALLED_CHECK_MS })
-export class DeliveryProcessor extends WorkerHost implements OnModuleInit, OnApplicationBootstrap {
+export class DeliveryProcessor
+  extends WorkerHost
+  implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown
+{
+  private rescheduler?: NodeJS.Timeout;
   private readonly logger = new Logger(DeliveryProcessor.name);
   private readonly handlers: Record<DeliveryJobName, (job: Job) => Promise<unknown>>;
 
@@ -46,8 +52,18 @@ export class DeliveryProcessor extends WorkerHost implements OnModuleInit, OnApp
 
   async onApplicationBootstrap(): Promise<void> {
     await this.maintenance.schedule();
+    // The schedules live in Redis: if Redis loses its data while this worker
+    // runs, registering them again (idempotent) brings the sweeper back.
+    this.rescheduler = setInterval(() => {
+      this.maintenance.schedule().catch((error: Error) => this.logger.warn(`Could not register schedules: ${error.message}`));
+    }, RESCHEDULE_EVERY_MS);
+    this.rescheduler.unref();
     this.worker.concurrency = this.config.DELIVERY_CONCURRENCY;
     void this.worker.run();
+  }
+
+  beforeApplicationShutdown(): void {
+    clearInterval(this.rescheduler);
   }
 
   async process(job: Job): Promise<unknown> {

@@ -19,12 +19,10 @@
  * Uses DATABASE_URL's server (a scratch database is created and dropped) and
  * REDIS_URL (its keys under a private prefix are deleted at the end).
  */
-import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { INestApplication } from '@nestjs/common';
 import Redis from 'ioredis';
-import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { loadConfig, loadConfigFromEnvironment, SharedConfig } from '@app/shared/config';
 import { createDataSourceOptions } from '@app/shared/database';
@@ -41,6 +39,8 @@ import { GatewayConfig } from '../apps/gateway/src/gateway.config';
 import { createGatewayApp } from '../apps/gateway/src/gateway.factory';
 import { QuotaConfig } from '../apps/quota/src/quota.config';
 import { createQuotaApp } from '../apps/quota/src/quota.factory';
+import { freePort } from '../test/setup/free-port';
+import { withClient, withDatabase } from '../test/setup/postgres-admin';
 
 const SENDERS = 100;
 const RECIPIENTS = 200;
@@ -409,29 +409,3 @@ async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.href;
-}

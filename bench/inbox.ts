@@ -20,6 +20,7 @@ import { Xuid } from '@app/shared/xuid';
 import { GatewayConfig } from '../apps/gateway/src/gateway.config';
 import { createGatewayApp } from '../apps/gateway/src/gateway.factory';
 import { INBOX_SQL } from '../apps/gateway/src/inbox/inbox.repository';
+import { withClient, withDatabase } from '../test/setup/postgres-admin';
 
 const SIZES = [100, 10_000, 100_000];
 const EXPIRED_PER_INBOX = 20;
@@ -240,18 +241,3 @@ function quantile(values: number[], q: number): number {
 
 const ms = (value: number): string => value.toFixed(2);
 
-async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.href;
-}

@@ -30,6 +30,8 @@ import { GatewayConfig } from '../apps/gateway/src/gateway.config';
 import { createGatewayApp } from '../apps/gateway/src/gateway.factory';
 import { QuotaConfig } from '../apps/quota/src/quota.config';
 import { createQuotaApp } from '../apps/quota/src/quota.factory';
+import { freePort } from '../test/setup/free-port';
+import { withClient, withDatabase } from '../test/setup/postgres-admin';
 
 const USERS = 4000;
 const FIRST_XUID = 2_533_274_790_000_000n;
@@ -282,18 +284,6 @@ async function waitUntilReady(base: string): Promise<void> {
   }
 }
 
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
   const redis = new Redis(redisUrl);
   try {
@@ -316,18 +306,3 @@ function quantile(values: number[], q: number): number {
 
 const ms = (value: number): string => value.toFixed(2);
 
-async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.href;
-}

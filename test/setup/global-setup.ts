@@ -3,10 +3,10 @@ import { existsSync } from 'fs';
 import { connect } from 'net';
 import { homedir, userInfo } from 'os';
 import { join, resolve } from 'path';
-import { Client } from 'pg';
 // Relative, not '@app/shared/...': jest's moduleNameMapper does not apply to globalSetup.
 import { runMigrations } from '../../libs/shared/src/database/migrate';
 import { dropTestDatabase, releaseRun, RunState, saveRunState } from './global-teardown';
+import { withClient, withDatabase } from './postgres-admin';
 
 const ROOT = resolve(__dirname, '../..');
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/xblmsg';
@@ -131,22 +131,6 @@ async function dropStaleDatabases(adminDatabaseUrl: string, now: number): Promis
   for (const name of stale) {
     await dropTestDatabase(adminDatabaseUrl, name).catch(() => undefined);
   }
-}
-
-async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.href;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

@@ -125,7 +125,8 @@ describe('loadConfig with the services’ config classes', () => {
       REDIS_URL: 'redis://127.0.0.1:6379',
       MESSAGE_TTL_SECONDS: 2_592_000,
       REDELIVER_AFTER_SECONDS: 30,
-      DELIVERY_CONCURRENCY: 16,
+      DELIVERY_CONCURRENCY: 100,
+      DELIVERY_BATCH_SIZE: 50,
     });
   });
 

@@ -22,6 +22,14 @@ export class SharedConfig {
   @Max(200)
   DATABASE_POOL_SIZE: number = 10;
 
+  /**
+   * Hot-path statements are named (prepared once per connection). Turn off
+   * behind a pooler that cannot keep prepared statements across transactions
+   * (PgBouncer before 1.21 in transaction mode).
+   */
+  @IsIn(['true', 'false'])
+  DATABASE_PREPARED_STATEMENTS: 'true' | 'false' = 'true';
+
   @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' })
   REDIS_URL: string = 'redis://127.0.0.1:6379';
 

@@ -2,8 +2,12 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { SharedConfig } from '../config';
 import { createDataSourceOptions } from './database.options';
+import { Database } from './database.service';
 
-/** The TypeORM DataSource for a service (global: injectable anywhere in the app). */
+/**
+ * The TypeORM DataSource for a service and the {@link Database} over its pool
+ * (both global, as TypeORM makes the DataSource: injectable anywhere in the app).
+ */
 @Module({})
 export class DatabaseModule {
   static forRoot(config: SharedConfig): DynamicModule {
@@ -17,6 +21,9 @@ export class DatabaseModule {
           retryDelay: 3000,
         }),
       ],
+      global: true,
+      providers: [Database],
+      exports: [Database],
     };
   }
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
+import { Queryable, statement } from '@app/shared/database';
 import { Xuid } from '@app/shared/xuid';
 
 export interface IdempotencyRecord {
@@ -14,6 +15,11 @@ export interface IdempotencyClaim {
   senderXuid: Xuid;
   key: string;
 }
+
+const COMPLETE = statement<[senderXuid: Xuid, key: string, messageId: string]>(
+  'idempotency.complete',
+  `UPDATE idempotency_keys SET status_code = 200, message_id = $3 WHERE sender_xuid = $1 AND key = $2`,
+);
 
 @Injectable()
 export class IdempotencyRepository {
@@ -44,11 +50,8 @@ export class IdempotencyRepository {
   }
 
   /** Marks the key done, inside the transaction that stores the message, so the two never disagree. */
-  async complete(manager: EntityManager, claim: IdempotencyClaim, messageId: string): Promise<void> {
-    await manager.query(
-      `UPDATE idempotency_keys SET status_code = 200, message_id = $3 WHERE sender_xuid = $1 AND key = $2`,
-      [claim.senderXuid, claim.key, messageId],
-    );
+  async complete(tx: Queryable, claim: IdempotencyClaim, messageId: string): Promise<void> {
+    await tx.run(COMPLETE, [claim.senderXuid, claim.key, messageId]);
   }
 
   /** Frees a key whose request failed (nothing was sent), or whose record expired or was abandoned. */

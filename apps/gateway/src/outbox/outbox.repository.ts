@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { Database, Queryable, statement } from '@app/shared/database';
 import { MessageType } from '@app/shared/database/entities/message.entity';
 import { Xuid } from '@app/shared/xuid';
 import { IdempotencyClaim, IdempotencyRepository } from './idempotency.repository';
@@ -14,10 +14,30 @@ export interface NewMessage {
   requestId: string;
 }
 
+/** The statements of a send, for plan checks and the load benchmark's SQL floors. */
+export const OUTBOX_SQL = {
+  insertMessage: statement<
+    [
+      id: string,
+      senderXuid: Xuid,
+      messageType: MessageType,
+      text: string,
+      recipients: readonly Xuid[],
+      sent: Date,
+      expiration: Date,
+      requestId: string,
+    ]
+  >(
+    'outbox.insert-message',
+    `INSERT INTO messages (id, sender_xuid, message_type, text, recipients, sent, expiration, request_id)
+     VALUES ($1, $2, $3, $4, $5::numeric[], $6, $7, $8)`,
+  ),
+} as const;
+
 @Injectable()
 export class OutboxRepository {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly database: Database,
     private readonly idempotency: IdempotencyRepository,
   ) {}
 
@@ -28,29 +48,25 @@ export class OutboxRepository {
    */
   async insertMessage(message: NewMessage, claim: IdempotencyClaim | null): Promise<void> {
     if (claim === null) {
-      await this.insert(this.dataSource.manager, message);
+      await insert(this.database, message);
       return;
     }
-    await this.dataSource.transaction(async (manager) => {
-      await this.insert(manager, message);
-      await this.idempotency.complete(manager, claim, message.id);
+    await this.database.transaction(async (tx) => {
+      await insert(tx, message);
+      await this.idempotency.complete(tx, claim, message.id);
     });
   }
+}
 
-  private async insert(manager: EntityManager, message: NewMessage): Promise<void> {
-    await manager.query(
-      `INSERT INTO messages (id, sender_xuid, message_type, text, recipients, sent, expiration, request_id)
-       VALUES ($1, $2, $3, $4, $5::numeric[], $6, $7, $8)`,
-      [
-        message.id,
-        message.senderXuid,
-        MessageType.User,
-        message.text,
-        message.recipients,
-        message.sent,
-        message.expiration,
-        message.requestId,
-      ],
-    );
-  }
+function insert(target: Queryable, message: NewMessage): Promise<unknown> {
+  return target.run(OUTBOX_SQL.insertMessage, [
+    message.id,
+    message.senderXuid,
+    MessageType.User,
+    message.text,
+    message.recipients,
+    message.sent,
+    message.expiration,
+    message.requestId,
+  ]);
 }

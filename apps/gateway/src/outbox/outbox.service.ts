@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { decodeTime, monotonicFactory } from 'ulid';
 import { QuotaLimit, QuotaRejection, QuotaReserveResult } from '@app/shared/contracts';
+import { messageIdFactory, sentOfMessageId } from '@app/shared/database/message-id';
 import { DirectoryRepository } from '@app/shared/directory';
 import { AppError, ERRORS } from '@app/shared/errors';
 import { SubscriptionTier, UserIdentity } from '@app/shared/tokens';
@@ -29,7 +29,7 @@ interface ResolvedRecipients {
 export class OutboxService {
   private readonly logger = new Logger(OutboxService.name);
   // Ids sort by time, and strictly increase within this process.
-  private readonly nextMessageId = monotonicFactory();
+  private readonly nextMessageId = messageIdFactory();
 
   constructor(
     private readonly directory: DirectoryRepository,
@@ -68,7 +68,7 @@ export class OutboxService {
     }
     if (!decision.accepted) throw limitError(decision);
 
-    const sent = new Date(decodeTime(messageId));
+    const sent = new Date(sentOfMessageId(messageId));
     try {
       await this.outbox.insertMessage({
         id: messageId,
@@ -102,28 +102,34 @@ export class OutboxService {
   }
 
   /**
-   * Looks every recipient up in one query (sender included), dedupes them and
-   * counts strangers: recipients not on the sender's friends list, never the
-   * sender. Recipients privacy will drop still count, so quotas never reveal a block.
+   * Looks every recipient up, and which are the sender's friends, in one
+   * statement (the sender included, to know whether they exist); dedupes them
+   * and counts strangers: recipients not on the sender's friends list, never
+   * the sender. Recipients privacy will drop still count, so quotas never
+   * reveal a block.
    */
   private async resolve(sender: UserIdentity, request: SendRequest): Promise<ResolvedRecipients> {
-    const { byXuid, byGamertag } = await this.directory.lookup([...request.xuids, sender.xuid], request.gamertags);
-    const recipients = new Set<Xuid>();
+    const { byXuid, byGamertag } = await this.directory.resolveRecipients(
+      sender.xuid,
+      [...request.xuids, sender.xuid],
+      request.gamertags,
+    );
+    const recipients = new Map<Xuid, boolean>();
     for (const xuid of request.xuids) {
-      if (!byXuid.has(xuid)) throw new AppError(ERRORS.RECIPIENT_NOT_FOUND, `No user has XUID ${xuid}.`);
-      recipients.add(xuid);
+      const user = byXuid.get(xuid);
+      if (!user) throw new AppError(ERRORS.RECIPIENT_NOT_FOUND, `No user has XUID ${xuid}.`);
+      recipients.set(xuid, user.friend);
     }
     for (const gamertag of request.gamertags) {
       const user = byGamertag.get(gamertag);
       if (!user) throw new AppError(ERRORS.RECIPIENT_NOT_FOUND, `No user has the gamertag "${gamertag}".`);
-      recipients.add(user.xuid);
+      recipients.set(user.xuid, user.friend);
     }
     if (!byXuid.has(sender.xuid)) await this.addSender(sender);
 
-    const distinct = [...recipients];
-    const friends = await this.directory.friendsAmong(sender.xuid, distinct);
-    const strangers = distinct.filter((xuid) => xuid !== sender.xuid && !friends.has(xuid)).length;
-    return { recipients: distinct, strangers };
+    let strangers = 0;
+    for (const [xuid, friend] of recipients) if (xuid !== sender.xuid && !friend) strangers++;
+    return { recipients: [...recipients.keys()], strangers };
   }
 
   /** A sender unknown to the directory is added from the token's claims (CONTRACT section 6). */

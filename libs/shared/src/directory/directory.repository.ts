@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
+import { DataSource, QueryFailedError } from 'typeorm';
+import { Database, statement } from '../database/database.service';
 import { CommunicationSetting } from '../database/entities/user.entity';
 import { AppError, ERRORS } from '../errors';
 import { Xuid } from '../xuid';
@@ -14,50 +15,60 @@ interface UserRow {
   communication: CommunicationSetting;
 }
 
+/** A player a send names, and whether they are on the sender's friends list. */
+export interface ResolvedUser {
+  xuid: Xuid;
+  friend: boolean;
+}
+
+/** The statements on request paths, for plan checks. */
+export const DIRECTORY_SQL = {
+  // Both halves are index lookups: the primary key, and users_gamertag_lower_key
+  // probed once per requested gamertag; the friendship is a primary-key probe.
+  resolveRecipients: statement<
+    [sender: Xuid, xuids: readonly Xuid[], gamertags: readonly string[]],
+    ResolvedUser & { requested: string | null }
+  >(
+    'directory.resolve-recipients',
+    `SELECT n.xuid, n.requested,
+            EXISTS (SELECT 1 FROM friendships f WHERE f.user_xuid = $1::numeric AND f.friend_xuid = n.xuid) AS friend
+       FROM (SELECT u.xuid, NULL::text AS requested FROM users u WHERE u.xuid = ANY($2::numeric[])
+             UNION ALL
+             SELECT u.xuid, g.requested
+               FROM unnest($3::text[]) AS g(requested)
+               JOIN users u ON lower(u.gamertag) = lower(g.requested)) AS n`,
+  ),
+  findUser: statement<[xuid: Xuid], UserRow>(
+    'directory.find-user',
+    `SELECT xuid, gamertag, communication FROM users WHERE xuid = $1::numeric`,
+  ),
+} as const;
+
 /**
  * Users, friendships, blocks and communication settings. Every lookup that
  * serves a send is one statement however many players it names.
  */
 @Injectable()
 export class DirectoryRepository {
-  constructor(private readonly dataSource: DataSource) {}
-
-  /** Users named by XUID or by gamertag (case-insensitive), in one query. */
-  async findUsers(
-    query: { xuids?: readonly Xuid[]; gamertags?: readonly string[] },
-    manager: EntityManager = this.dataSource.manager,
-  ): Promise<DirectoryUser[]> {
-    const xuids = query.xuids ?? [];
-    const gamertags = query.gamertags ?? [];
-    if (xuids.length === 0 && gamertags.length === 0) return [];
-    const rows: UserRow[] = await manager.query(
-      `SELECT xuid, gamertag, communication FROM users
-        WHERE xuid = ANY($1::numeric[])
-           OR lower(gamertag) = ANY(SELECT lower(g) FROM unnest($2::text[]) AS g)`,
-      [xuids, gamertags],
-    );
-    return rows;
-  }
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly database: Database,
+  ) {}
 
   /**
-   * Resolves recipients named by XUID or gamertag in one query. Gamertag
-   * matches are keyed by the text as requested, so case folding stays
-   * Postgres's alone.
+   * Everything a send needs to know about the players it names, in one
+   * statement: which XUIDs exist, which user each gamertag names (matched
+   * case-insensitively and keyed by the text as requested, so case folding
+   * stays Postgres's alone), and which of them are on `sender`'s friends list.
    */
-  async lookup(
+  async resolveRecipients(
+    sender: Xuid,
     xuids: readonly Xuid[],
     gamertags: readonly string[],
-  ): Promise<{ byXuid: Map<Xuid, DirectoryUser>; byGamertag: Map<string, DirectoryUser> }> {
-    const rows: (UserRow & { requested: string | null })[] = await this.dataSource.query(
-      `SELECT xuid, gamertag, communication, NULL AS requested FROM users WHERE xuid = ANY($1::numeric[])
-       UNION ALL
-       SELECT u.xuid, u.gamertag, u.communication, g.requested
-         FROM unnest($2::text[]) AS g(requested)
-         JOIN users u ON lower(u.gamertag) = lower(g.requested)`,
-      [xuids, gamertags],
-    );
-    const byXuid = new Map<Xuid, DirectoryUser>();
-    const byGamertag = new Map<string, DirectoryUser>();
+  ): Promise<{ byXuid: Map<Xuid, ResolvedUser>; byGamertag: Map<string, ResolvedUser> }> {
+    const rows = await this.database.rows(DIRECTORY_SQL.resolveRecipients, [sender, xuids, gamertags]);
+    const byXuid = new Map<Xuid, ResolvedUser>();
+    const byGamertag = new Map<string, ResolvedUser>();
     for (const { requested, ...user } of rows) {
       if (requested === null) byXuid.set(user.xuid, user);
       else byGamertag.set(requested, user);
@@ -66,36 +77,8 @@ export class DirectoryRepository {
   }
 
   async findUser(xuid: Xuid): Promise<DirectoryUser | null> {
-    const [user] = await this.findUsers({ xuids: [xuid] });
+    const [user] = await this.database.rows(DIRECTORY_SQL.findUser, [xuid]);
     return user ?? null;
-  }
-
-  /** Which of `candidates` are on `xuid`'s friends list. */
-  async friendsAmong(
-    xuid: Xuid,
-    candidates: readonly Xuid[],
-    manager: EntityManager = this.dataSource.manager,
-  ): Promise<Set<Xuid>> {
-    if (candidates.length === 0) return new Set();
-    const rows: { friend_xuid: Xuid }[] = await manager.query(
-      `SELECT friend_xuid FROM friendships WHERE user_xuid = $1 AND friend_xuid = ANY($2::numeric[])`,
-      [xuid, candidates],
-    );
-    return new Set(rows.map((row) => row.friend_xuid));
-  }
-
-  /** Which of `candidates` have `xuid` on their block list. */
-  async blockersAmong(
-    xuid: Xuid,
-    candidates: readonly Xuid[],
-    manager: EntityManager = this.dataSource.manager,
-  ): Promise<Set<Xuid>> {
-    if (candidates.length === 0) return new Set();
-    const rows: { owner_xuid: Xuid }[] = await manager.query(
-      `SELECT owner_xuid FROM blocks WHERE owner_xuid = ANY($2::numeric[]) AND blocked_xuid = $1`,
-      [xuid, candidates],
-    );
-    return new Set(rows.map((row) => row.owner_xuid));
   }
 
   async listFriends(xuid: Xuid): Promise<Xuid[]> {

@@ -228,9 +228,8 @@ describe('Paging the inbox with continuation tokens', () => {
       const first = await page(owner, '?maxItems=1');
       const cursorOf = first.body.results[0].header;
       const [row] = await factory.query<{ sent_us: string }>(
-        `SELECT (extract(epoch FROM sent) * 1000000)::int8 AS sent_us
-           FROM inbox_entries WHERE recipient_xuid = $1 AND message_id = $2`,
-        [owner, cursorOf.id],
+        `SELECT (extract(epoch FROM sent) * 1000000)::int8 AS sent_us FROM messages WHERE id = $1`,
+        [cursorOf.id],
       );
       const cursor = { sentMicros: BigInt(row.sent_us), messageId: cursorOf.id };
       const current = codec.encode(owner, cursor);

@@ -66,7 +66,7 @@ describe('GET /users/xuid({xuid})/inbox', () => {
         },
       ]);
       const [first, second] = await factory.query<{ message_id: string }>(
-        `SELECT message_id FROM inbox_entries WHERE recipient_xuid = $1 ORDER BY sent DESC`,
+        `SELECT message_id FROM inbox_entries WHERE recipient_xuid = $1 ORDER BY message_id DESC`,
         [owner],
       );
 
@@ -143,17 +143,18 @@ describe('GET /users/xuid({xuid})/inbox', () => {
     it('should list newest first with equal sent times ordered by id, newest id first', async () => {
       const owner = uniqueXuid();
       const sender = await factory.sender();
-      const tie = '2031-01-01T00:00:00.500000Z';
-      const prefix = messageIdAt(Date.UTC(2031, 0, 1)).slice(0, 24);
-      const messages = await factory.deliver(owner, [
-        { sender, sent: tie, id: `${prefix}AA` },
-        { sender, sent: tie, id: `${prefix}CC` },
-        { sender, sent: tie, id: `${prefix}BB` },
-        // Microseconds apart inside one millisecond: the API shows equal times but keeps the order.
-        { sender, sent: '2031-01-01T00:00:00.500001Z', id: `${prefix}00` },
-        { sender, sent: '2031-01-01T00:00:00.499999Z', id: `${prefix}ZZ` },
+      const tie = Date.UTC(2031, 0, 1, 0, 0, 0, 500);
+      // Ids carry the sent time: three of one millisecond, and one each just after and before it.
+      const prefix = messageIdAt(tie).slice(0, 10);
+      const [a, c, b, after, before] = await factory.deliver(owner, [
+        { sender, id: `${prefix}${'A'.repeat(16)}` },
+        { sender, id: `${prefix}${'C'.repeat(16)}` },
+        { sender, id: `${prefix}${'B'.repeat(16)}` },
+        { sender, id: messageIdAt(tie + 1) },
+        { sender, id: messageIdAt(tie - 1) },
       ]);
-      const expectedOrder = [`${prefix}00`, `${prefix}CC`, `${prefix}BB`, `${prefix}AA`, `${prefix}ZZ`];
+      const messages = [a, c, b, after, before];
+      const expectedOrder = [after, c, b, a, before].map((message) => message.id);
 
       const whole = await list(owner);
       const oneByOne: string[] = [];
@@ -169,7 +170,13 @@ describe('GET /users/xuid({xuid})/inbox', () => {
       expect(whole.body.results.map((item: { header: { id: string } }) => item.header.id)).toEqual(expectedOrder);
       expect(newestFirst(messages).map((message) => message.id)).toEqual(expectedOrder);
       expect(oneByOne).toEqual(expectedOrder);
-      expect(whole.body.results[0].header.sent).toBe('2031-01-01T00:00:00.500Z');
+      expect(whole.body.results.map((item: { header: { sent: string } }) => item.header.sent)).toEqual([
+        '2031-01-01T00:00:00.501Z',
+        '2031-01-01T00:00:00.500Z',
+        '2031-01-01T00:00:00.500Z',
+        '2031-01-01T00:00:00.500Z',
+        '2031-01-01T00:00:00.499Z',
+      ]);
     });
 
     it('should keep emoji whole in the summary when the text starts with more than 20 of them', async () => {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { decodeTime } from 'ulid';
 import { DataSource } from 'typeorm';
 import { createDataSourceOptions } from '@app/shared/database';
 import { MessageType } from '@app/shared/database/entities/message.entity';
@@ -111,8 +112,16 @@ export class InboxFactory {
     const now = Date.now();
     const defaultSender = specs.some((spec) => spec.sender === undefined) ? await this.sender() : undefined;
     const prepared = specs.map((spec, index) => {
-      const sent = spec.sent ?? new Date(now - index);
+      const sent = spec.sent ?? (spec.id ? new Date(decodeTime(spec.id)) : new Date(now - index));
       const sentMillis = typeof sent === 'string' ? Date.parse(sent) : sent.getTime();
+      // The service's invariant, which the inbox's order relies on: a message's
+      // sent time is its id's, to the millisecond.
+      if (typeof sent === 'string' && /\.\d{4,}/.test(sent)) {
+        throw new Error(`sent ${sent}: message ids carry milliseconds, nothing finer`);
+      }
+      if (spec.id !== undefined && decodeTime(spec.id) !== sentMillis) {
+        throw new Error(`message id ${spec.id} does not carry the sent time ${String(sent)}`);
+      }
       const type = spec.type ?? MessageType.User;
       const text = spec.text ?? `message ${index} ${randomBytes(4).toString('hex')}`;
       return {
@@ -148,9 +157,9 @@ export class InboxFactory {
         ],
       );
       await manager.query(
-        `INSERT INTO inbox_entries (recipient_xuid, message_id, sent, expiration, is_read,
+        `INSERT INTO inbox_entries (recipient_xuid, message_id, expiration, is_read,
                                     sender_xuid, sender_gamertag, message_type, summary)
-         SELECT $1::numeric, m.id, m.sent, m.expiration, e.is_read,
+         SELECT $1::numeric, m.id, m.expiration, e.is_read,
                 m.sender_xuid, e.sender_gamertag, m.message_type, e.summary
            FROM unnest($2::text[], $3::text[], $4::text[], $5::boolean[]) AS e(id, sender_gamertag, summary, is_read)
            JOIN messages m ON m.id = e.id`,
@@ -214,7 +223,7 @@ export class InboxFactory {
   }
 }
 
-/** Newest first, as the inbox lists: sent descending, then id descending (byte order). */
+/** Newest first, as the inbox lists: sent descending, then id descending (byte order; ids carry the sent time). */
 export function newestFirst(messages: DeliveredMessage[]): DeliveredMessage[] {
   return [...messages].sort((a, b) =>
     a.sentMicros !== b.sentMicros ? (a.sentMicros < b.sentMicros ? 1 : -1) : a.id < b.id ? 1 : a.id > b.id ? -1 : 0,

@@ -7,7 +7,11 @@ export const MAX_TOKEN_LENGTH = 100;
 
 /** Where the next page starts: strictly after (older than) this entry. */
 export interface InboxCursor {
-  /** `sent` in microseconds since the epoch: Postgres precision, so ties and sub-ms order stay exact. */
+  /**
+   * The entry's send time in microseconds. Message ids sort by send time, so
+   * the id alone orders the inbox; the time stays in the layout so that tokens
+   * issued before the listing was keyed by id alone still open.
+   */
   sentMicros: bigint;
   messageId: string;
 }

@@ -1,14 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { Database, statement } from '@app/shared/database';
 import { MessageType } from '@app/shared/database/entities/message.entity';
 import { Xuid } from '@app/shared/xuid';
-import { InboxCursor } from './continuation-token';
 
-/** One inbox entry as a listing shows it. */
+/** One inbox entry as a listing shows it. Its sent time is its id's (`sentOfMessageId`). */
 export interface InboxListEntry {
   messageId: string;
-  /** Microseconds since the epoch, as decimal digits (exact, for the cursor). */
-  sentMicros: string;
   /** Milliseconds since the epoch, as decimal digits. */
   expirationMillis: string;
   isRead: boolean;
@@ -20,7 +17,7 @@ export interface InboxListEntry {
 
 /** One inbox entry with its message's full text. */
 export interface InboxMessage {
-  sentMicros: string;
+  messageId: string;
   expirationMillis: string;
   senderXuid: Xuid;
   sender: string;
@@ -29,16 +26,27 @@ export interface InboxMessage {
 }
 
 export interface PageQuery {
-  /** Start strictly after this entry; when absent, start at the newest. */
-  after?: InboxCursor;
-  /** Entries to pass over first (only without `after`; at most 100, so a short OFFSET). */
+  /** Start strictly after (older than) this message id; when absent, start at the newest. */
+  afterId?: string;
+  /** Entries to pass over first (only without `afterId`; at most 100, so a short OFFSET). */
   skip: number;
   limit: number;
 }
 
+// A page row, or the one row of an empty page (all entry columns null).
+type PageRow = { [K in keyof InboxListEntry]: InboxListEntry[K] | null } & { totalItems: number };
+
+// Unexpired entries = the maintained counter minus entries that expired but
+// are not purged yet: a bounded range of inbox_entries_recipient_expiration_idx,
+// never a count over the whole inbox.
+const TOTAL_ITEMS = `
+  greatest(
+    coalesce((SELECT c.total_items FROM inbox_counters c WHERE c.recipient_xuid = $1), 0)
+    - (SELECT count(*) FROM inbox_entries x WHERE x.recipient_xuid = $1 AND x.expiration <= now()),
+    0)::int`;
+
 const LIST_COLUMNS = `
   e.message_id AS "messageId",
-  (extract(epoch FROM e.sent) * 1000000)::int8 AS "sentMicros",
   floor(extract(epoch FROM e.expiration) * 1000)::int8 AS "expirationMillis",
   e.is_read AS "isRead",
   e.sender_xuid AS "senderXuid",
@@ -46,112 +54,84 @@ const LIST_COLUMNS = `
   e.message_type AS "messageType",
   e.summary`;
 
-// Unexpired entries = the maintained counter minus entries that expired but
-// are not purged yet: a bounded range of inbox_entries_recipient_expiration_idx,
-// never a count over the whole inbox.
-const TOTAL_ITEMS = `
-  greatest(
-    coalesce((SELECT c.total_items FROM inbox_counters c WHERE c.recipient_xuid = $1::numeric), 0)
-    - (SELECT count(*) FROM inbox_entries x WHERE x.recipient_xuid = $1::numeric AND x.expiration <= now()),
-    0)::int`;
+// One round trip whatever the page: the total, left-joined to the page, so an
+// empty page is one row of nulls. The page is a backward range scan of the
+// primary key (recipient_xuid, message_id), which is newest first because ids
+// sort by send time: no sort, and only `limit` rows read past the start (plus
+// at most 100 skipped on a first page).
+const pageStatement = (name: string, after: string, tail: string) =>
+  statement<[recipient: Xuid, limit: number, startAt: number | string], PageRow>(
+    name,
+    `SELECT ${TOTAL_ITEMS} AS "totalItems", p.*
+       FROM (SELECT 1) AS one
+       LEFT JOIN LATERAL (
+         SELECT ${LIST_COLUMNS}
+           FROM inbox_entries e
+          WHERE e.recipient_xuid = $1::numeric AND e.expiration > now() ${after}
+          ORDER BY e.message_id DESC
+          LIMIT $2 ${tail}
+       ) AS p ON true`,
+  );
 
-// Both pages are a backward range scan of inbox_entries_page_idx
-// (recipient_xuid, sent, message_id): no sort, and only `limit` rows are read
-// past the start (plus at most 100 skipped on a first page).
-const FIRST_PAGE_SQL = `
-  SELECT ${LIST_COLUMNS}, ${TOTAL_ITEMS} AS "totalItems"
-    FROM inbox_entries e
-   WHERE e.recipient_xuid = $1::numeric AND e.expiration > now()
-   ORDER BY e.sent DESC, e.message_id DESC
-   LIMIT $2 OFFSET $3`;
-
-const NEXT_PAGE_SQL = `
-  SELECT ${LIST_COLUMNS}, ${TOTAL_ITEMS} AS "totalItems"
-    FROM inbox_entries e
-   WHERE e.recipient_xuid = $1::numeric AND e.expiration > now()
-     AND (e.sent, e.message_id) < ($3::timestamptz, $4)
-   ORDER BY e.sent DESC, e.message_id DESC
-   LIMIT $2`;
-
-const TOTAL_SQL = `SELECT ${TOTAL_ITEMS} AS "totalItems"`;
-
-// Reads the message and marks it read in one statement; an entry already read
-// is not rewritten, so reading it again costs no write.
-const READ_SQL = `
-  WITH entry AS (
-    SELECT (extract(epoch FROM e.sent) * 1000000)::int8 AS "sentMicros",
-           floor(extract(epoch FROM e.expiration) * 1000)::int8 AS "expirationMillis",
-           e.sender_xuid AS "senderXuid",
-           e.sender_gamertag AS "sender",
-           e.message_type AS "messageType",
-           m.text
-      FROM inbox_entries e
-      JOIN messages m ON m.id = e.message_id
-     WHERE e.recipient_xuid = $1::numeric AND e.message_id = $2 AND e.expiration > now()
-  ), marked AS (
-    UPDATE inbox_entries SET is_read = true
-     WHERE recipient_xuid = $1::numeric AND message_id = $2 AND expiration > now() AND NOT is_read
-  )
-  SELECT * FROM entry`;
-
-// One statement, so one transaction: the counter drops only when a row went.
-const DELETE_SQL = `
-  WITH deleted AS (
-    DELETE FROM inbox_entries WHERE recipient_xuid = $1::numeric AND message_id = $2
-    RETURNING recipient_xuid
-  )
-  UPDATE inbox_counters c SET total_items = c.total_items - 1
-    FROM deleted d
-   WHERE c.recipient_xuid = d.recipient_xuid`;
-
-/** The statements, for plan checks (bench/inbox.ts runs EXPLAIN on them). */
+/** The statements, for plan checks and the load benchmark's SQL floors. */
 export const INBOX_SQL = {
-  firstPage: FIRST_PAGE_SQL,
-  nextPage: NEXT_PAGE_SQL,
-  total: TOTAL_SQL,
-  read: READ_SQL,
+  firstPage: pageStatement('inbox.first-page', '', 'OFFSET $3'),
+  nextPage: pageStatement('inbox.next-page', 'AND e.message_id < $3::varchar', ''),
+  // Reads the message and marks it read in one statement; an entry already
+  // read is not rewritten, so reading it again costs no write.
+  read: statement<[recipient: Xuid, messageId: string], InboxMessage>(
+    'inbox.read',
+    `WITH entry AS (
+       SELECT e.message_id AS "messageId",
+              floor(extract(epoch FROM e.expiration) * 1000)::int8 AS "expirationMillis",
+              e.sender_xuid AS "senderXuid",
+              e.sender_gamertag AS "sender",
+              e.message_type AS "messageType",
+              m.text
+         FROM inbox_entries e
+         JOIN messages m ON m.id = e.message_id
+        WHERE e.recipient_xuid = $1::numeric AND e.message_id = $2::varchar AND e.expiration > now()
+     ), marked AS (
+       UPDATE inbox_entries SET is_read = true
+        WHERE recipient_xuid = $1::numeric AND message_id = $2::varchar AND expiration > now() AND NOT is_read
+     )
+     SELECT * FROM entry`,
+  ),
+  // One statement, so one transaction: the counter drops only when a row went.
+  delete: statement<[recipient: Xuid, messageId: string]>(
+    'inbox.delete',
+    `WITH deleted AS (
+       DELETE FROM inbox_entries WHERE recipient_xuid = $1::numeric AND message_id = $2::varchar
+       RETURNING recipient_xuid
+     )
+     UPDATE inbox_counters c SET total_items = c.total_items - 1
+       FROM deleted d
+      WHERE c.recipient_xuid = d.recipient_xuid`,
+  ),
 } as const;
-
-type PageRow = InboxListEntry & { totalItems: number };
 
 @Injectable()
 export class InboxRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly database: Database) {}
 
-  /** Unexpired entries, newest first (sent desc, message id desc), with the inbox's unexpired total. */
+  /** Unexpired entries, newest first (by message id), with the inbox's unexpired total. */
   async listPage(recipient: Xuid, query: PageQuery): Promise<{ entries: InboxListEntry[]; totalItems: number }> {
-    const rows: PageRow[] = query.after
-      ? await this.dataSource.query(NEXT_PAGE_SQL, [
-          recipient,
-          query.limit,
-          microsToTimestamp(query.after.sentMicros),
-          query.after.messageId,
-        ])
-      : await this.dataSource.query(FIRST_PAGE_SQL, [recipient, query.limit, query.skip]);
-    if (rows.length === 0) return { entries: [], totalItems: await this.countUnexpired(recipient) };
-    return { entries: rows, totalItems: rows[0].totalItems };
-  }
-
-  async countUnexpired(recipient: Xuid): Promise<number> {
-    const [row]: { totalItems: number }[] = await this.dataSource.query(TOTAL_SQL, [recipient]);
-    return row.totalItems;
+    const rows = query.afterId
+      ? await this.database.rows(INBOX_SQL.nextPage, [recipient, query.limit, query.afterId])
+      : await this.database.rows(INBOX_SQL.firstPage, [recipient, query.limit, query.skip]);
+    const totalItems = rows[0].totalItems;
+    if (rows[0].messageId === null) return { entries: [], totalItems };
+    return { entries: rows as InboxListEntry[], totalItems };
   }
 
   /** The unexpired message, marked read; null when this inbox has no such entry. */
   async readMessage(recipient: Xuid, messageId: string): Promise<InboxMessage | null> {
-    const rows: InboxMessage[] = await this.dataSource.query(READ_SQL, [recipient, messageId]);
-    return rows[0] ?? null;
+    const [message] = await this.database.rows(INBOX_SQL.read, [recipient, messageId]);
+    return message ?? null;
   }
 
   /** Removes the entry if present (expired or not) and keeps the counter in step. */
   async deleteEntry(recipient: Xuid, messageId: string): Promise<void> {
-    await this.dataSource.query(DELETE_SQL, [recipient, messageId]);
+    await this.database.run(INBOX_SQL.delete, [recipient, messageId]);
   }
-}
-
-/** Exact timestamptz text for microseconds since the epoch (a JS Date would drop the last three digits). */
-function microsToTimestamp(micros: bigint): string {
-  const millis = micros / 1000n;
-  const rest = (micros % 1000n).toString().padStart(3, '0');
-  return new Date(Number(millis)).toISOString().replace('Z', `${rest}Z`);
 }

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { sentOfMessageId } from '@app/shared/database/message-id';
 import { AppError, ERRORS } from '@app/shared/errors';
 import { Xuid } from '@app/shared/xuid';
 import { ContinuationTokenCodec, InboxCursor } from './continuation-token';
@@ -30,7 +31,11 @@ export class InboxService {
     // The seed: skipItems is ignored when a continuation token is present.
     const skip = after ? 0 : request.skipItems;
     // One row past the page tells whether another page follows.
-    const { entries, totalItems } = await this.inbox.listPage(owner, { after, skip, limit: request.maxItems + 1 });
+    const { entries, totalItems } = await this.inbox.listPage(owner, {
+      afterId: after?.messageId,
+      skip,
+      limit: request.maxItems + 1,
+    });
     if (skip > totalItems) {
       throw new AppError(
         ERRORS.SKIP_PAST_END,
@@ -40,7 +45,8 @@ export class InboxService {
     if (entries.length <= request.maxItems) return { entries, totalItems, continuationToken: null };
     const page = entries.slice(0, request.maxItems);
     const last = page[page.length - 1];
-    const cursor: InboxCursor = { sentMicros: BigInt(last.sentMicros), messageId: last.messageId };
+    // The id alone orders the inbox; the sent time is kept in the token's layout for older tokens.
+    const cursor: InboxCursor = { sentMicros: BigInt(sentOfMessageId(last.messageId)) * 1000n, messageId: last.messageId };
     return { entries: page, totalItems, continuationToken: this.tokens.encode(owner, cursor) };
   }
 

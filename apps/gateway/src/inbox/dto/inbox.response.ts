@@ -1,4 +1,5 @@
 import { MessageType } from '@app/shared/database/entities/message.entity';
+import { sentOfMessageId } from '@app/shared/database/message-id';
 import { InboxListEntry, InboxMessage } from '../inbox.repository';
 import { InboxPage } from '../inbox.service';
 
@@ -40,8 +41,8 @@ export interface MessageDetailResponse {
   attachment: null;
 }
 
-/** ISO 8601 UTC with milliseconds, from epoch microseconds given as digits. */
-const isoFromMicros = (micros: string): string => new Date(Number(micros.slice(0, -3) || '0')).toISOString();
+/** ISO 8601 UTC with milliseconds: a message's send time is its id's. */
+const sentIso = (messageId: string): string => new Date(sentOfMessageId(messageId)).toISOString();
 const isoFromMillis = (millis: string): string => new Date(Number(millis)).toISOString();
 
 // Property order follows the contract's examples.
@@ -49,7 +50,7 @@ export const toInboxItem = (entry: InboxListEntry): InboxItemResponse => ({
   header: {
     id: entry.messageId,
     isRead: entry.isRead,
-    sent: isoFromMicros(entry.sentMicros),
+    sent: sentIso(entry.messageId),
     expiration: isoFromMillis(entry.expirationMillis),
     messageType: entry.messageType,
     senderXuid: entry.senderXuid,
@@ -69,7 +70,7 @@ export const toInboxPage = (page: InboxPage): InboxPageResponse => ({
 
 export const toMessageDetail = (message: InboxMessage): MessageDetailResponse => ({
   header: {
-    sent: isoFromMicros(message.sentMicros),
+    sent: sentIso(message.messageId),
     expiration: isoFromMillis(message.expirationMillis),
     messageType: message.messageType,
     senderXuid: message.senderXuid,

@@ -9,9 +9,17 @@ export class DeliveryConfig extends SharedConfig {
   @IsString()
   DELIVERY_HTTP_HOST: string = '0.0.0.0';
 
-  /** Jobs one delivery process works on at once. */
+  /**
+   * Deliver-message jobs one delivery process holds at once. They are written
+   * in batches (DELIVERY_BATCH_SIZE), so this bounds jobs, not connections:
+   * at most two batches use the database at a time.
+   */
   @IsPositiveInt(1000)
-  DELIVERY_CONCURRENCY: number = 16;
+  DELIVERY_CONCURRENCY: number = 100;
+
+  /** Most messages one delivery transaction writes. */
+  @IsPositiveInt(1000)
+  DELIVERY_BATCH_SIZE: number = 50;
 
   /** Accepted but undelivered messages older than this are enqueued again. */
   @IsPositiveInt()

@@ -21,6 +21,7 @@ export class DeliveryMetrics {
   readonly queueWait: Histogram;
   readonly acceptanceToInbox: Histogram;
   readonly entriesWritten: Counter;
+  readonly batchSize: Histogram;
   readonly recipientsDropped: Counter<'reason'>;
   readonly retries: Counter;
   readonly failures: Counter;
@@ -55,6 +56,12 @@ export class DeliveryMetrics {
     this.entriesWritten = new Counter({
       name: 'delivery_inbox_entries_written_total',
       help: 'Inbox entries inserted (repeats of a delivery insert none)',
+      registers,
+    });
+    this.batchSize = new Histogram({
+      name: 'delivery_batch_messages',
+      help: 'Messages written per delivery transaction',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
       registers,
     });
     this.recipientsDropped = new Counter({

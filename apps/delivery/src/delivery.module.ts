@@ -7,6 +7,7 @@ import { HealthModule, PostgresReadinessCheck, RedisReadinessCheck } from '@app/
 import { LoggingModule } from '@app/shared/logging';
 import { MetricsModule } from '@app/shared/metrics';
 import { RedisModule, workerQueueOptions } from '@app/shared/redis';
+import { DeliveryBatcher } from './delivery.batcher';
 import { DeliveryConfig } from './delivery.config';
 import { DeliveryMetrics } from './delivery.metrics';
 import { DeliveryProcessor } from './delivery.processor';
@@ -29,7 +30,7 @@ export class DeliveryModule {
         BullModule.registerQueue({ name: DELIVERY_QUEUE }),
         HealthModule.forRoot({ checks: [PostgresReadinessCheck, RedisReadinessCheck] }),
       ],
-      providers: [DeliveryProcessor, DeliveryService, DeliveryRepository, MaintenanceService, DeliveryMetrics],
+      providers: [DeliveryProcessor, DeliveryBatcher, DeliveryService, DeliveryRepository, MaintenanceService, DeliveryMetrics],
     };
   }
 }

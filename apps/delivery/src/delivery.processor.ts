@@ -3,8 +3,8 @@ import { BeforeApplicationShutdown, Logger, OnApplicationBootstrap, OnModuleInit
 import { Job } from 'bullmq';
 import { DELIVERY_JOBS, DELIVERY_QUEUE, DeliverMessageJob, DeliveryJobName } from '@app/shared/contracts';
 import { DeliveryConfig } from './delivery.config';
+import { DeliveryBatcher } from './delivery.batcher';
 import { DeliveryMetrics } from './delivery.metrics';
-import { DeliveryService } from './delivery.service';
 import { MaintenanceService } from './maintenance.service';
 
 // A worker that dies keeps its active jobs locked until the lock expires, and
@@ -32,14 +32,16 @@ export class DeliveryProcessor
   private readonly handlers: Record<DeliveryJobName, (job: Job) => Promise<unknown>>;
 
   constructor(
-    private readonly delivery: DeliveryService,
+    private readonly batcher: DeliveryBatcher,
     private readonly maintenance: MaintenanceService,
     private readonly metrics: DeliveryMetrics,
     private readonly config: DeliveryConfig,
   ) {
     super();
     this.handlers = {
-      [DELIVERY_JOBS.deliverMessage]: (job: Job<DeliverMessageJob>) => this.delivery.deliver(job.data.messageId),
+      [DELIVERY_JOBS.deliverMessage]: (job: Job<DeliverMessageJob>) =>
+        // Settles once the message's batch has committed.
+        this.batcher.deliver(job.data.messageId),
       [DELIVERY_JOBS.redeliverSweep]: () => this.maintenance.sweep(),
       [DELIVERY_JOBS.purgeExpired]: () => this.maintenance.purge(),
     };

@@ -1,16 +1,14 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { CommunicationSetting } from '@app/shared/database/entities/user.entity';
-import { Xuid } from '@app/shared/xuid';
-import { DeliveryMetrics, DropReason } from './delivery.metrics';
-import { DeliveryRepository, RecipientState } from './delivery.repository';
-import { messageSummary } from './message-summary';
+import { sentOfMessageId } from '@app/shared/database/message-id';
+import { DeliveryMetrics } from './delivery.metrics';
+import { BatchResult, DeliveryRepository } from './delivery.repository';
 
 export type DeliveryOutcome = 'delivered' | 'already-delivered' | 'gone';
 
 /**
- * Turns an accepted message into inbox entries (CONTRACT section 3): reads the
- * message and the recipients' current directory state, silently drops those
- * privacy excludes, and writes the rest in one statement.
+ * Turns accepted messages into inbox entries (CONTRACT section 3), a batch at
+ * a time: one statement reads the recipients' current directory state, drops
+ * those privacy excludes and writes the rest (see DELIVERY_SQL.deliver).
  */
 @Injectable()
 export class DeliveryService {
@@ -22,59 +20,38 @@ export class DeliveryService {
   ) {}
 
   async deliver(messageId: string): Promise<DeliveryOutcome> {
-    const message = await this.repository.findMessage(messageId);
-    // Purged after expiring before anyone delivered it: nothing left to do.
-    if (message === null) return 'gone';
-    if (message.delivered) return 'already-delivered';
-    if (message.expired) {
-      await this.repository.markDelivered(message.id);
-      return 'gone';
-    }
+    return (await this.deliverBatch([messageId])).get(messageId)!;
+  }
 
-    const [senderGamertag, states] = await Promise.all([
-      this.repository.senderGamertag(message.senderXuid),
-      this.repository.recipientStates(message.senderXuid, message.recipients),
-    ]);
-    if (senderGamertag === null) {
-      // The sender was removed from the directory after sending; there is no one to show as sender.
-      this.logger.warn(`Message ${message.id} has no sender in the directory any more; not delivered`);
-      await this.repository.markDelivered(message.id);
-      return 'gone';
+  /** Delivers the messages in one transaction; the outcome of each by id. */
+  async deliverBatch(messageIds: readonly string[]): Promise<Map<string, DeliveryOutcome>> {
+    const results = await this.repository.deliver(messageIds);
+    const now = Date.now();
+    const outcomes = new Map<string, DeliveryOutcome>();
+    let written = 0;
+    for (const result of results) {
+      outcomes.set(result.id, this.outcomeOf(result));
+      written += result.written;
+      for (const reason of result.dropped) this.metrics.recipientsDropped.inc({ reason });
+      if (result.outcome === 'delivered') {
+        this.metrics.acceptanceToInbox.observe(Math.max(0, now - sentOfMessageId(result.id)) / 1000);
+      }
     }
-    const eligible = this.eligibleRecipients(message.senderXuid, message.recipients, states);
-
-    const written = await this.repository.writeEntries({
-      messageId: message.id,
-      sent: message.sent,
-      expiration: message.expiration,
-      senderXuid: message.senderXuid,
-      senderGamertag,
-      messageType: message.messageType,
-      summary: messageSummary(message.messageType, message.text, message.subject),
-      recipients: eligible,
-    });
     this.metrics.entriesWritten.inc(written);
-    this.metrics.acceptanceToInbox.observe(Math.max(0, Date.now() - message.sent.getTime()) / 1000);
-    return 'delivered';
+    this.metrics.batchSize.observe(messageIds.length);
+    return outcomes;
   }
 
-  private eligibleRecipients(sender: Xuid, recipients: Xuid[], states: RecipientState[]): Xuid[] {
-    const byXuid = new Map(states.map((state) => [state.xuid, state]));
-    const eligible: Xuid[] = [];
-    for (const xuid of recipients) {
-      const reason = xuid === sender ? null : dropReason(byXuid.get(xuid));
-      if (reason === null) eligible.push(xuid);
-      else this.metrics.recipientsDropped.inc({ reason });
+  private outcomeOf(result: BatchResult): DeliveryOutcome {
+    switch (result.outcome) {
+      case 'no-sender':
+        // The sender was removed from the directory after sending; there is no one to show as sender.
+        this.logger.warn(`Message ${result.id} has no sender in the directory any more; not delivered`);
+        return 'gone';
+      case 'expired':
+        return 'gone';
+      default:
+        return result.outcome;
     }
-    return eligible;
   }
-}
-
-/** Why privacy drops this recipient, or null when they receive the message. */
-function dropReason(state: RecipientState | undefined): DropReason | null {
-  if (state === undefined) return DropReason.UnknownRecipient;
-  if (state.blocksSender) return DropReason.BlockedSender;
-  if (state.communication === CommunicationSetting.Blocked) return DropReason.SettingBlocked;
-  if (state.communication === CommunicationSetting.Friends && !state.friendsWithSender) return DropReason.FriendsOnly;
-  return null;
 }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { createPublicKey, KeyObject } from 'node:crypto';
+import { createPublicKey, createSecretKey, KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, errors, JWTPayload, jwtVerify, JWTVerifyGetKey } from 'jose';
 import { isPossibleGamertag } from '@app/shared/directory/gamertag';
 import { AppError, ERRORS } from '@app/shared/errors';
@@ -7,7 +7,7 @@ import { SubscriptionTier, UserIdentity } from '@app/shared/tokens';
 import { parseXuid } from '@app/shared/xuid';
 import { GatewayConfig } from '../gateway.config';
 
-type VerificationKey = Uint8Array | KeyObject | JWTVerifyGetKey;
+type VerificationKey = KeyObject | JWTVerifyGetKey;
 
 /**
  * Verifies user tokens (CONTRACT section 5). The accepted algorithms follow
@@ -30,7 +30,8 @@ export class TokenVerifier {
       this.key = publicKey;
       this.algorithms = [algorithmOf(publicKey)];
     } else {
-      this.key = new TextEncoder().encode(config.AUTH_JWT_SECRET);
+      // A KeyObject made once: given bytes, jose would make one on every verification.
+      this.key = createSecretKey(Buffer.from(config.AUTH_JWT_SECRET as string, 'utf8'));
       this.algorithms = ['HS256'];
     }
   }
@@ -51,7 +52,7 @@ export class TokenVerifier {
 
   private async verifySignature(token: string): Promise<JWTPayload> {
     try {
-      const { payload } = await jwtVerify(token, this.key as Uint8Array, {
+      const { payload } = await jwtVerify(token, this.key as KeyObject, {
         algorithms: this.algorithms,
         issuer: this.config.AUTH_ISSUER,
         audience: this.config.AUTH_AUDIENCE,

@@ -1,4 +1,5 @@
 import { Controller, Delete, Get, Header, HttpCode, HttpStatus, Param, Query, UseGuards } from '@nestjs/common';
+import { RouteSchema } from '@nestjs/platform-fastify';
 import {
   ApiBearerAuth,
   ApiHeader,
@@ -31,6 +32,7 @@ import {
   USER_XUID_PARAM,
 } from '../openapi/parameters';
 import { ref } from '../openapi/schemas';
+import { responseSchema } from '../http/response-schema';
 import { InboxPageResponse, MessageDetailResponse, toInboxPage, toMessageDetail } from './dto/inbox.response';
 import { InboxPageRequest, InboxService } from './inbox.service';
 
@@ -51,6 +53,7 @@ export class InboxController {
 
   @Get()
   @Header('Cache-Control', 'no-store')
+  @RouteSchema({ response: { 200: responseSchema('InboxPage') } })
   @ApiOperation({
     operationId: 'listInbox',
     summary: 'List the inbox, newest first',
@@ -69,6 +72,7 @@ export class InboxController {
 
   @Get(':messageId')
   @Header('Cache-Control', 'no-store')
+  @RouteSchema({ response: { 200: responseSchema('MessageDetail') } })
   @ApiOperation({
     operationId: 'readMessage',
     summary: 'Read a message (marks it read)',

@@ -72,14 +72,25 @@ describe('delivery: worker processes that die or stop mid-run', () => {
     expect(await rows.counters(recipients)).toEqual(entryCounts(expected));
   }
 
+  /**
+   * The delivery jobs of the namespace, each message in exactly one: the
+   * gateway puts the messages it stored in one turn of its event loop into one
+   * job, so a job carries one message or several.
+   */
   async function jobsOf(prefix: string, ids: string[]): Promise<Job[]> {
     const queue = deliveryQueue(prefix);
     try {
-      return (await Promise.all(ids.map((id) => queue.getJob(id)))).filter((job): job is Job => job !== undefined);
+      const jobs = (await queue.getJobs()).filter((job) => job.name.startsWith('deliver-message'));
+      const carried = jobs.flatMap((job) => messageIdsOf(job));
+      expect([...carried].sort()).toEqual([...ids].sort());
+      return jobs;
     } finally {
       await queue.close();
     }
   }
+
+  const messageIdsOf = (job: Job): string[] =>
+    job.data.messages ? job.data.messages.map((message: { messageId: string }) => message.messageId) : [job.data.messageId];
 
   it('should deliver every entry exactly once when a worker process is SIGKILLed a third of the way through', async () => {
     const run = await backlog('sigkill');
@@ -98,7 +109,7 @@ describe('delivery: worker processes that die or stop mid-run', () => {
 
     await expectEveryInboxExact(run);
     const jobs = await jobsOf(run.prefix, run.ids);
-    expect(jobs).toHaveLength(MESSAGES);
+    // At most the 8 jobs the killed worker held (DELIVERY_CONCURRENCY) were stalled and handed on.
     const stalled = jobs.filter((job) => job.stalledCounter > 0).length;
     expect(stalled).toBeGreaterThan(0);
     expect(stalled).toBeLessThanOrEqual(8);

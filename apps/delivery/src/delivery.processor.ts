@@ -1,7 +1,7 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 import { Job } from 'bullmq';
-import { DELIVERY_JOBS, DELIVERY_QUEUE, DeliverMessageJob, DeliveryJobName } from '@app/shared/contracts';
+import { DELIVERY_JOBS, DELIVERY_QUEUE, DeliverMessageJob, DeliverMessagesJob, DeliveryJobName } from '@app/shared/contracts';
 import { DeliveryConfig } from './delivery.config';
 import { DeliveryBatcher } from './delivery.batcher';
 import { DeliveryMetrics } from './delivery.metrics';
@@ -42,6 +42,7 @@ export class DeliveryProcessor
       [DELIVERY_JOBS.deliverMessage]: (job: Job<DeliverMessageJob>) =>
         // Settles once the message's batch has committed.
         this.batcher.deliver(job.data.messageId),
+      [DELIVERY_JOBS.deliverMessages]: (job: Job<DeliverMessagesJob>) => this.deliverAll(job.data.messages),
       [DELIVERY_JOBS.redeliverSweep]: () => this.maintenance.sweep(),
       [DELIVERY_JOBS.purgeExpired]: () => this.maintenance.purge(),
     };
@@ -72,13 +73,31 @@ export class DeliveryProcessor
     const handler = this.handlers[job.name as DeliveryJobName];
     if (!handler) throw new Error(`Unknown job name "${job.name}"`);
     const started = Date.now();
-    if (job.name === DELIVERY_JOBS.deliverMessage && job.attemptsMade === 0) {
+    if (job.name !== DELIVERY_JOBS.redeliverSweep && job.name !== DELIVERY_JOBS.purgeExpired && job.attemptsMade === 0) {
       this.metrics.queueWait.observe(Math.max(0, started - job.timestamp) / 1000);
     }
     const result = await handler(job);
     const requestId = (job.data as Partial<DeliverMessageJob>)?.requestId;
     this.logger.debug({ jobId: job.id, job: job.name, attempt: job.attemptsMade + 1, ms: Date.now() - started, requestId, result });
     return result;
+  }
+
+  /**
+   * The messages of one deliver-messages job, each through the batcher (so
+   * they share transactions with every other job this worker holds). The job
+   * completes once all are committed; if any failed it fails, naming them, and
+   * its retry finds the others already delivered.
+   */
+  private async deliverAll(messages: DeliverMessageJob[]): Promise<Record<string, number>> {
+    const settled = await Promise.allSettled(messages.map((message) => this.batcher.deliver(message.messageId)));
+    const failed = messages.filter((_, index) => settled[index].status === 'rejected').map((message) => message.messageId);
+    if (failed.length > 0) {
+      const first = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected')!;
+      throw new Error(`Delivery of ${failed.length} of ${messages.length} messages failed (${failed.join(', ')}): ${(first.reason as Error)?.message}`);
+    }
+    const outcomes: Record<string, number> = {};
+    for (const result of settled as PromiseFulfilledResult<string>[]) outcomes[result.value] = (outcomes[result.value] ?? 0) + 1;
+    return outcomes;
   }
 
   @OnWorkerEvent('failed')

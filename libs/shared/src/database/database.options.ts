@@ -13,8 +13,19 @@ const NUMERIC_ARRAY_OID = 1231 as TypeId;
 const TEXT_ARRAY_OID = 1009 as TypeId;
 types.setTypeParser(NUMERIC_ARRAY_OID, types.getTypeParser(TEXT_ARRAY_OID));
 
+/**
+ * With prepared statements, each connection plans them once, generically.
+ * Left to itself Postgres plans a statement anew for its parameters on every
+ * execution whenever it guesses the generic plan dearer, as it does for the
+ * `= ANY($n)` lookups of a send: measured, planning then cost more than
+ * running them. Every prepared statement's generic plan is checked to use
+ * its indexes (test/integration/query-plans.int-spec.ts); statements that are
+ * not prepared (TypeORM's) are planned per call as before.
+ */
+export const GENERIC_PLANS = '-c plan_cache_mode=force_generic_plan';
+
 export function createDataSourceOptions(
-  config: Pick<SharedConfig, 'DATABASE_URL' | 'DATABASE_POOL_SIZE'>,
+  config: Pick<SharedConfig, 'DATABASE_URL' | 'DATABASE_POOL_SIZE'> & Partial<Pick<SharedConfig, 'DATABASE_PREPARED_STATEMENTS'>>,
 ): DataSourceOptions {
   return {
     type: 'postgres',
@@ -28,6 +39,7 @@ export function createDataSourceOptions(
     extra: {
       max: config.DATABASE_POOL_SIZE,
       connectionTimeoutMillis: 5000,
+      ...(config.DATABASE_PREPARED_STATEMENTS === 'false' ? {} : { options: GENERIC_PLANS }),
     },
   };
 }

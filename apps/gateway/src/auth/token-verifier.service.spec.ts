@@ -349,3 +349,58 @@ function expectDependencyFailure(error: unknown): void {
   const { name, message, code } = error as Error & { code?: string };
   expect(isDependencyFailure(Object.assign(new Error(message), { name, code }))).toBe(true);
 }
+
+describe('TokenVerifier remembering verified tokens', () => {
+  // The clock moves for this process and for jose alike (jose reads new Date()).
+  const setClock = (millis: number): void => {
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    jest.setSystemTime(millis);
+  };
+  afterEach(() => {
+    jest.useRealTimers();
+    jest.restoreAllMocks();
+  });
+
+  it('should answer a token it verified without verifying it again, and refuse it as expired from its exp on', async () => {
+    const verifier = verifierWith({ AUTH_JWT_SECRET: SECRET });
+    const exp = now() + 30;
+    const token = await signHs256({ xid: XUID, tier: 'gold' }, { exp });
+    const identity = { xuid: XUID, gamertag: null, tier: 'gold' };
+    expect(await verifier.verify(token)).toEqual(identity);
+
+    const verifySignature = jest.spyOn(verifier as unknown as { verifySignature(token: string): Promise<JWTPayload> }, 'verifySignature');
+    expect(await verifier.verify(token)).toEqual(identity);
+    expect(verifySignature).not.toHaveBeenCalled();
+
+    setClock(exp * 1000);
+    await expectRefused(verifier.verify(token), ERRORS.TOKEN_EXPIRED);
+    expect(verifySignature).toHaveBeenCalledTimes(1);
+  });
+
+  it('should verify a remembered token again after a minute, so a withdrawn key stops working', async () => {
+    const verifier = verifierWith({ AUTH_JWT_SECRET: SECRET });
+    const token = await signHs256({ xid: XUID, tier: 'gold' }, { exp: now() + 3600 });
+    await verifier.verify(token);
+    const verifySignature = jest.spyOn(verifier as unknown as { verifySignature(token: string): Promise<JWTPayload> }, 'verifySignature');
+    setClock(Date.now() + 60_000);
+    expect((await verifier.verify(token)).xuid).toBe(XUID);
+    expect(verifySignature).toHaveBeenCalledTimes(1);
+  });
+
+  it('should not remember a token before its nbf', async () => {
+    const verifier = verifierWith({ AUTH_JWT_SECRET: SECRET });
+    const token = await signHs256({ xid: XUID, tier: 'gold', nbf: now() + 120 });
+    await expectRefused(verifier.verify(token), ERRORS.TOKEN_CLAIMS_INVALID);
+    await expectRefused(verifier.verify(token), ERRORS.TOKEN_CLAIMS_INVALID);
+  });
+
+  it('should never answer for a token whose bytes differ, however alike', async () => {
+    const verifier = verifierWith({ AUTH_JWT_SECRET: SECRET });
+    const token = await signHs256({ xid: XUID, tier: 'gold' });
+    await verifier.verify(token);
+    const [header, payload, signature] = token.split('.');
+    const forged = `${header}.${base64url({ xid: XUID_MAX, tier: 'gold', exp: now() + 3600 })}.${signature}`;
+    expect(payload).not.toBe(forged.split('.')[1]);
+    await expectRefused(verifier.verify(forged), ERRORS.TOKEN_INVALID);
+  });
+});

@@ -66,7 +66,8 @@ export class LoggingModule {
               ],
               censor: '[redacted]',
             },
-            quietReqLogger: true,
+            // One child logger per request (its bindings: the serialized request, with its id), not two.
+            quietReqLogger: false,
             transport: pretty ? { target: 'pino-pretty', options: { singleLine: true } } : undefined,
           },
         }),

@@ -80,8 +80,12 @@ describe('delivery: worker processes that die or stop mid-run', () => {
   async function jobsOf(prefix: string, ids: string[]): Promise<Job[]> {
     const queue = deliveryQueue(prefix);
     try {
-      const jobs = (await queue.getJobs()).filter((job) => job.name.startsWith('deliver-message'));
-      const carried = jobs.flatMap((job) => messageIdsOf(job));
+      // The worker's sweeper may have added jobs for other suites' undelivered messages (same database).
+      const ours = new Set(ids);
+      const jobs = (await queue.getJobs())
+        .filter((job) => job.name.startsWith('deliver-message'))
+        .filter((job) => messageIdsOf(job).some((id) => ours.has(id)));
+      const carried = jobs.flatMap((job) => messageIdsOf(job)).filter((id) => ours.has(id));
       expect([...carried].sort()).toEqual([...ids].sort());
       return jobs;
     } finally {

@@ -14,7 +14,8 @@ import { Pool, QueryConfig } from 'pg';
 import { GENERIC_PLANS } from '@app/shared/database/database.options';
 import { messageIdFactory, sentOfMessageId } from '@app/shared/database/message-id';
 import { MessageType } from '@app/shared/database/entities/message.entity';
-import { INBOX_SQL } from '../../apps/gateway/src/inbox/inbox.repository';
+import { toInboxItem } from '../../apps/gateway/src/inbox/dto/inbox.response';
+import { INBOX_SQL, InboxListEntry } from '../../apps/gateway/src/inbox/inbox.repository';
 import { OUTBOX_SQL } from '../../apps/gateway/src/outbox/outbox.repository';
 
 interface SendBody {
@@ -68,34 +69,13 @@ async function main(): Promise<void> {
     const owner = xuidOf(request.params.user);
     const maxItems = Number(request.query.maxItems ?? 25);
     if (owner === null || !(maxItems >= 1 && maxItems <= 100)) return reply.code(400).send();
-    const { rows } = await pool.query<{
-      totalItems: number;
-      messageId: string | null;
-      expirationMillis: string;
-      isRead: boolean;
-      senderXuid: string;
-      sender: string;
-      messageType: string;
-      summary: string;
-    }>(prepared(INBOX_SQL.firstPage, [owner, maxItems + 1, 0]));
+    const { rows } = await pool.query<InboxListEntry & { totalItems: number }>(
+      prepared(INBOX_SQL.firstPage, [owner, maxItems + 1, 0]),
+    );
     const entries = rows[0].messageId === null ? [] : rows;
     return reply.header('cache-control', 'no-store').send({
-      results: entries.slice(0, maxItems).map((entry) => ({
-        header: {
-          id: entry.messageId,
-          isRead: entry.isRead,
-          sent: new Date(sentOfMessageId(entry.messageId as string)).toISOString(),
-          expiration: new Date(Number(entry.expirationMillis)).toISOString(),
-          messageType: entry.messageType,
-          senderXuid: entry.senderXuid,
-          sender: entry.sender,
-          hasAudio: false,
-          hasPhoto: false,
-          hasText: true,
-          messageFolderType: 'Inbox',
-        },
-        messageSummary: entry.summary,
-      })),
+      // The gateway's own mapping to the contract's shape; serialised with JSON.stringify.
+      results: entries.slice(0, maxItems).map(toInboxItem),
       pagingInfo: { continuationToken: entries.length > maxItems ? 'more' : null, totalItems: rows[0].totalItems },
     });
   });

@@ -7,6 +7,7 @@ import { createUsers, TestUser } from '../factories/users.factory';
 import { DeliveryProcess, spawnDelivery } from '../setup/delivery-process';
 import { deleteRedisKeys, deliveryQueue, privateRedisPrefix } from '../setup/redis-namespace';
 import { startDelivery, startStack } from '../setup/services';
+import { cleanupsAfterEach } from '../setup/cleanups';
 
 const ROOMY_QUOTA = { LIMIT_STRANGERS_PER_DAY: 100_000, LIMIT_RECIPIENTS_PER_DAY: 100_000 };
 // The sweeper stays out of the way: what these tests deliver comes through the queue alone,
@@ -25,15 +26,11 @@ const SLEEPING_DELIVERY = `datname = current_database() AND wait_event = 'PgSlee
  */
 describe('delivery: batches of deliveries', () => {
   let rows: DeliveryRows;
-  const cleanups: Array<() => Promise<unknown>> = [];
+  // Last registered, first run: workers stop before triggers go, services before their namespace's keys.
+  const cleanups = cleanupsAfterEach();
 
   beforeAll(async () => {
     rows = await DeliveryRows.open();
-  });
-
-  // Last registered, first run: workers stop before triggers go, services before their namespace's keys.
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
   afterAll(async () => {

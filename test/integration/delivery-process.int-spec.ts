@@ -4,6 +4,7 @@ import { createUsers, TestUser } from '../factories/users.factory';
 import { DeliveryProcess, spawnDelivery } from '../setup/delivery-process';
 import { deleteRedisKeys, deliveryQueue, privateRedisPrefix } from '../setup/redis-namespace';
 import { startStack } from '../setup/services';
+import { cleanupsAfterEach } from '../setup/cleanups';
 
 const ROOMY_QUOTA = { LIMIT_STRANGERS_PER_DAY: 100_000, LIMIT_RECIPIENTS_PER_DAY: 100_000 };
 const MESSAGES = 300;
@@ -16,15 +17,11 @@ const RECIPIENTS_PER_MESSAGE = 20;
  */
 describe('delivery: worker processes that die or stop mid-run', () => {
   let rows: DeliveryRows;
-  const cleanups: Array<() => Promise<unknown>> = [];
+  // Last registered, first run: processes and services stop before their namespace's keys go.
+  const cleanups = cleanupsAfterEach();
 
   beforeAll(async () => {
     rows = await DeliveryRows.open();
-  });
-
-  // Last registered, first run: processes and services stop before their namespace's keys go.
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
   afterAll(async () => {

@@ -6,6 +6,7 @@ import { deleteRedisKeys, deliveryQueue, privateRedisPrefix, redisKeysOf } from 
 import { RunningService, startDelivery, startStack } from '../setup/services';
 import { TcpProxy } from '../setup/tcp-proxy';
 import { testDatabaseUrl } from '../setup/test-env';
+import { cleanupsAfterEach } from '../setup/cleanups';
 
 // Limits high enough for one sender to reach every recipient many times over.
 const ROOMY_QUOTA = { LIMIT_STRANGERS_PER_DAY: 100_000, LIMIT_RECIPIENTS_PER_DAY: 100_000 };
@@ -18,15 +19,11 @@ const ROOMY_QUOTA = { LIMIT_STRANGERS_PER_DAY: 100_000, LIMIT_RECIPIENTS_PER_DAY
  */
 describe('delivery: no accepted message is lost', () => {
   let rows: DeliveryRows;
-  const cleanups: Array<() => Promise<unknown>> = [];
+  // Last registered, first run: services close before their namespace's keys go.
+  const cleanups = cleanupsAfterEach();
 
   beforeAll(async () => {
     rows = await DeliveryRows.open();
-  });
-
-  // Last registered, first run: services close before their namespace's keys go.
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
   afterAll(async () => {

@@ -22,6 +22,9 @@ const STALLED_CHECK_MS = 5_000;
  */
 const RESCHEDULE_EVERY_MS = 30_000;
 
+// The jobs that carry messages (the others are the periodic sweep and purge).
+const DELIVERY_WORK = new Set<string>([DELIVERY_JOBS.deliverMessage, DELIVERY_JOBS.deliverMessages]);
+
 @Processor(DELIVERY_QUEUE, { autorun: false, lockDuration: JOB_LOCK_MS, stalledInterval: STALLED_CHECK_MS })
 export class DeliveryProcessor
   extends WorkerHost
@@ -73,7 +76,7 @@ export class DeliveryProcessor
     const handler = this.handlers[job.name as DeliveryJobName];
     if (!handler) throw new Error(`Unknown job name "${job.name}"`);
     const started = Date.now();
-    if (job.name !== DELIVERY_JOBS.redeliverSweep && job.name !== DELIVERY_JOBS.purgeExpired && job.attemptsMade === 0) {
+    if (DELIVERY_WORK.has(job.name) && job.attemptsMade === 0) {
       this.metrics.queueWait.observe(Math.max(0, started - job.timestamp) / 1000);
     }
     const result = await handler(job);

@@ -90,6 +90,18 @@ describe('delivery: worker processes that die or stop mid-run', () => {
     }
   }
 
+  async function everyJobCompleted(run: Backlog, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const queue = deliveryQueue(run.prefix);
+    cleanups.push(() => queue.close());
+    for (;;) {
+      const states = await Promise.all((await jobsOf(run.prefix, run.ids)).map((job) => queue.getJobState(job.id!)));
+      if (states.every((state) => state === 'completed')) return;
+      if (Date.now() > deadline) throw new Error(`delivery jobs not all completed after ${timeoutMs} ms: ${states.join(', ')}`);
+      await new Promise((wake) => setTimeout(wake, 100));
+    }
+  }
+
   const messageIdsOf = (job: Job): string[] =>
     job.data.messages ? job.data.messages.map((message: { messageId: string }) => message.messageId) : [job.data.messageId];
 
@@ -98,6 +110,10 @@ describe('delivery: worker processes that die or stop mid-run', () => {
 
     const doomed = await spawn(run.prefix);
     const seen = await rows.waitDeliveredAtLeast(run.ids, MESSAGES / 3, 30_000, 2);
+    // A job carries several messages, so the worker can be between jobs: kill it while it holds some.
+    const queue = deliveryQueue(run.prefix);
+    cleanups.push(() => queue.close());
+    while ((await queue.getActiveCount()) === 0) await new Promise((wake) => setTimeout(wake, 1));
     doomed.signal('SIGKILL');
     expect(await doomed.exited).toMatchObject({ code: null, signal: 'SIGKILL' });
     const deliveredAtKill = await rows.deliveredCount(run.ids);
@@ -107,6 +123,8 @@ describe('delivery: worker processes that die or stop mid-run', () => {
     await spawn(run.prefix);
     // The killed worker's active jobs keep their locks until those expire; BullMQ's stalled check then hands them on.
     await rows.waitDelivered(run.ids, 45_000);
+    // A killed job whose messages were committed before the kill is finished only by that hand-over.
+    await everyJobCompleted(run, 45_000);
 
     await expectEveryInboxExact(run);
     const jobs = await jobsOf(run.prefix, run.ids);

@@ -1,4 +1,5 @@
 import { Queue } from 'bullmq';
+import { decodeTime } from 'ulid';
 import { createConnection, createServer, Server, Socket } from 'node:net';
 import { DELIVERY_JOBS, DELIVERY_QUEUE } from '@app/shared/contracts';
 import { redisOptionsFromUrl } from '@app/shared/redis';
@@ -78,6 +79,31 @@ describe('POST /users/xuid({xuid})/outbox', () => {
   }
 
   describe('200', () => {
+    it("should stamp a send with the database's clock, not the gateway's, and charge quota at that time", async () => {
+      const sender = await createUser(url);
+      const authorization = await bearer(sender.xuid);
+      const realNow = Date.now.bind(Date);
+      // This gateway's clock is an hour behind.
+      const skewed = jest.spyOn(Date, 'now').mockImplementation(() => realNow() - 3_600_000);
+      let response;
+      try {
+        response = await send(url, sender.xuid, [{ xuid: sender.xuid }], { headers: authorization });
+      } finally {
+        skewed.mockRestore();
+      }
+
+      expect(response.status).toBe(200);
+      const [message] = await rows.messagesOf(sender.xuid);
+      const [{ skew }] = await rows.query<{ skew: number }>(
+        `SELECT extract(epoch FROM now() - sent)::float8 AS skew FROM messages WHERE id = $1`,
+        [message.id],
+      );
+      expect(Math.abs(skew)).toBeLessThan(60);
+      expect(decodeTime(message.id)).toBe(message.sent.getTime());
+      const [score] = await quota.redis.zrange(quota.keysOf(sender.xuid).log, 0, -1, 'WITHSCORES').then((r) => [Number(r[1])]);
+      expect(score).toBe(message.sent.getTime());
+    });
+
     it('should answer 200 with an empty body, store the message and enqueue its delivery when the send is valid', async () => {
       const sender = await createUser(url);
       const friend = await createUser(url);
@@ -571,9 +597,10 @@ describe('POST /users/xuid({xuid})/outbox', () => {
       expectError(response, 500, 'gateway', 1000, /^An unexpected server error occurred\. Error id: [0-9a-f-]{36}\.$/);
       expect(response.text).not.toContain('refused by test');
       expect(await rows.countOf(sender.xuid)).toBe(0);
-      // The reserve was recorded (the sums exist) and then released.
+      // The reserve was recorded (the sums exist) and then released, leaving
+      // only its tombstone's counts (a late reserve of it is refused).
       expect(await quota.redis.hgetall(quota.keysOf(sender.xuid).sums)).toEqual({ messages: '0', recipients: '0', strangers: '0' });
-      expect(await quota.logSize(sender.xuid)).toEqual({ log: 0, data: 0 });
+      expect(await quota.logSize(sender.xuid)).toEqual({ log: 0, data: 1 });
 
       expect((await send(url, sender.xuid, [{ xuid: recipient.xuid }])).status).toBe(200);
       expect(await quota.usage(sender.xuid)).toEqual({ messages: 1, recipients: 1, strangers: 1 });

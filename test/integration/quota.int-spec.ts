@@ -4,16 +4,20 @@ import { firstValueFrom, timeout } from 'rxjs';
 import { ulid } from 'ulid';
 import {
   QUOTA_PATTERNS,
+  QuotaConfirmResult,
   QuotaLimit,
   QuotaReleaseRequest,
   QuotaReleaseResult,
   QuotaReserveRequest,
   QuotaReserveResult,
+  QuotaUsageResult,
 } from '@app/shared/contracts';
 import { Xuid } from '@app/shared/xuid';
 import { QuotaKeys } from '../factories/outbox.factory';
 import { uniqueXuid } from '../factories/users.factory';
 import { privateRedisPrefix } from '../setup/redis-namespace';
+import { TcpProxy } from '../setup/tcp-proxy';
+import { testRedisUrl } from '../setup/test-env';
 import { RunningQuota, Settings, startQuota, waitUntilReady } from '../setup/services';
 
 /** The quota service as the gateway sees it: RPC over TCP. */
@@ -30,6 +34,15 @@ class QuotaRpc {
 
   release(request: QuotaReleaseRequest): Promise<QuotaReleaseResult> {
     return firstValueFrom(this.client.send<QuotaReleaseResult>(QUOTA_PATTERNS.release, request));
+  }
+
+  confirm(...requests: QuotaReserveRequest[]): Promise<QuotaConfirmResult> {
+    const messages = requests.map(({ senderXuid, messageId }) => ({ senderXuid, messageId }));
+    return firstValueFrom(this.client.send<QuotaConfirmResult>(QUOTA_PATTERNS.confirm, { messages }));
+  }
+
+  usage(senderXuid: Xuid): Promise<QuotaUsageResult> {
+    return firstValueFrom(this.client.send<QuotaUsageResult>(QUOTA_PATTERNS.usage, { senderXuid, now: Date.now() }));
   }
 
   connect(): Promise<unknown> {
@@ -81,6 +94,12 @@ describe('quota service (RPC and Lua against real Redis)', () => {
     messageId,
     recipients,
     strangers,
+    sentAt: Date.now(),
+  });
+  const releaseOf = (request: QuotaReserveRequest): QuotaReleaseRequest => ({
+    senderXuid: request.senderXuid,
+    messageId: request.messageId,
+    sentAt: request.sentAt,
   });
 
   describe('with 3 messages, 5 recipients and 4 strangers per day, and 2 strangers per message', () => {
@@ -129,11 +148,12 @@ describe('quota service (RPC and Lua against real Redis)', () => {
       const next = reservation(sender, 2, 1);
       expect(await rpc().reserve(next)).toMatchObject({ accepted: false, limit: QuotaLimit.MessagesPerWindow });
 
-      expect(await rpc().release({ senderXuid: sender, messageId: released.messageId })).toEqual({ released: true });
-      expect(await rpc().release({ senderXuid: sender, messageId: released.messageId })).toEqual({ released: false });
-      expect(await rpc().release({ senderXuid: sender, messageId: ulid() })).toEqual({ released: false });
+      expect(await rpc().release(releaseOf(released))).toEqual({ released: true });
+      expect(await rpc().release(releaseOf(released))).toEqual({ released: false });
+      expect(await rpc().release(releaseOf(reservation(sender)))).toEqual({ released: false });
       expect(await keys.usage(sender)).toEqual({ messages: 2, recipients: 3, strangers: 2 });
-      expect(await keys.logSize(sender)).toEqual({ log: 2, data: 2 });
+      // Two charged, and two tombstones (their counts kept, for a confirm that finds the message stored after all).
+      expect(await keys.logSize(sender)).toEqual({ log: 2, data: 4 });
 
       expect(await rpc().reserve(next)).toEqual(ACCEPTED);
       expect(await keys.usage(sender)).toEqual({ messages: 3, recipients: 5, strangers: 3 });
@@ -144,7 +164,7 @@ describe('quota service (RPC and Lua against real Redis)', () => {
       const request = reservation(sender, 1, 0);
       expect(await rpc().reserve(request)).toEqual(ACCEPTED);
 
-      expect(await rpc().release({ senderXuid: sender, messageId: request.messageId })).toEqual({ released: true });
+      expect(await rpc().release(releaseOf(request))).toEqual({ released: true });
 
       expect(await keys.redis.hgetall(keys.keysOf(sender).sums)).toEqual({ messages: '0', recipients: '0', strangers: '0' });
     });
@@ -185,6 +205,106 @@ describe('quota service (RPC and Lua against real Redis)', () => {
         retryAfterSeconds: -1,
       });
       expect(await keys.usage(sender)).toEqual({ messages: 0, recipients: 0, strangers: 0 });
+    });
+  });
+
+  describe('reservation life cycle, with 3 messages per day and 1 s to confirm', () => {
+    const { rpc } = useQuota({ LIMIT_MESSAGES_PER_DAY: 3, QUOTA_PENDING_SECONDS: 1 });
+    const GIVEN_UP = { accepted: false, givenUp: true };
+
+    it('should keep a confirmed charge past the deadline, and give an unconfirmed one back', async () => {
+      const sender = uniqueXuid();
+      const stored = reservation(sender, 2, 1);
+      const abandoned = reservation(sender, 3, 0);
+      expect(await rpc().reserve(stored)).toEqual(ACCEPTED);
+      expect(await rpc().reserve(abandoned)).toEqual(ACCEPTED);
+      expect(await rpc().usage(sender)).toEqual({ messages: 2, recipients: 5, strangers: 1, pending: 2 });
+
+      expect(await rpc().confirm(stored)).toEqual({ confirmed: 1 });
+      expect(await rpc().confirm(stored)).toEqual({ confirmed: 0 });
+      expect(await rpc().usage(sender)).toEqual({ messages: 2, recipients: 5, strangers: 1, pending: 1 });
+
+      await sleep(1200);
+      // The gateway that reserved `abandoned` never stored it (it died): the charge lapsed.
+      expect(await rpc().usage(sender)).toEqual({ messages: 1, recipients: 2, strangers: 1, pending: 0 });
+      // And a reserve of it arriving this late is refused, not charged.
+      expect(await rpc().reserve(abandoned)).toEqual(GIVEN_UP);
+      expect(await rpc().usage(sender)).toEqual({ messages: 1, recipients: 2, strangers: 1, pending: 0 });
+    });
+
+    it('should charge a lapsed reservation again when its message turns out stored (delivery confirms it)', async () => {
+      const sender = uniqueXuid();
+      const late = reservation(sender, 4, 2);
+      expect(await rpc().reserve(late)).toEqual(ACCEPTED);
+      await sleep(1200);
+      expect(await rpc().usage(sender)).toEqual({ messages: 0, recipients: 0, strangers: 0, pending: 0 });
+
+      expect(await rpc().confirm(late)).toEqual({ confirmed: 0 });
+
+      expect(await rpc().usage(sender)).toEqual({ messages: 1, recipients: 4, strangers: 2, pending: 0 });
+    });
+
+    it('should refuse a reserve that reaches Redis after its release, and charge nothing', async () => {
+      const sender = uniqueXuid();
+      const request = reservation(sender, 1, 1);
+
+      expect(await rpc().release(releaseOf(request))).toEqual({ released: false });
+      expect(await rpc().reserve(request)).toEqual(GIVEN_UP);
+
+      expect(await rpc().usage(sender)).toEqual({ messages: 0, recipients: 0, strangers: 0, pending: 0 });
+      expect(await rpc().reserve(reservation(sender, 1, 1))).toEqual(ACCEPTED);
+    });
+
+    it('should charge again a message released after a COMMIT whose acknowledgement was lost', async () => {
+      const sender = uniqueXuid();
+      const request = reservation(sender, 2, 0);
+      expect(await rpc().reserve(request)).toEqual(ACCEPTED);
+      expect(await rpc().release(releaseOf(request))).toEqual({ released: true });
+      expect(await rpc().usage(sender)).toEqual({ messages: 0, recipients: 0, strangers: 0, pending: 0 });
+
+      // Delivery finds the message stored and confirms it.
+      expect(await rpc().confirm(request)).toEqual({ confirmed: 0 });
+
+      expect(await rpc().usage(sender)).toEqual({ messages: 1, recipients: 2, strangers: 0, pending: 0 });
+      expect(await rpc().confirm(request)).toEqual({ confirmed: 0 });
+      expect(await rpc().usage(sender)).toEqual({ messages: 1, recipients: 2, strangers: 0, pending: 0 });
+    });
+
+    it('should count pending charges against the limits', async () => {
+      const sender = uniqueXuid();
+      for (let i = 0; i < 3; i++) expect(await rpc().reserve(reservation(sender))).toEqual(ACCEPTED);
+
+      expect(await rpc().reserve(reservation(sender))).toMatchObject({ accepted: false, limit: QuotaLimit.MessagesPerWindow });
+    });
+  });
+
+  describe('while Redis is unreachable', () => {
+    const proxy = new TcpProxy('127.0.0.1', Number(new URL(testRedisUrl()).port || 6379));
+    let quota: RunningQuota;
+    let client: QuotaRpc;
+
+    beforeAll(async () => {
+      await proxy.start();
+      quota = await startQuota({ REDIS_PREFIX: prefix, REDIS_URL: proxy.rewrite(testRedisUrl()) });
+      await waitUntilReady(quota);
+      client = new QuotaRpc(quota.rpcPort);
+      await client.connect();
+    });
+
+    afterAll(async () => {
+      await client?.close();
+      await quota?.close();
+      await proxy.stop();
+    });
+
+    it('should answer a reserve with an error reply at once, not leave the caller to time out', async () => {
+      await proxy.stop();
+
+      // A caller waiting 10 s would see a TimeoutError if no reply came.
+      const error = await client.reserve(reservation(uniqueXuid()), 10_000).catch((caught: unknown) => caught);
+
+      expect(error).toEqual({ status: 503, errorCode: expect.any(Number), errorMessage: expect.any(String) });
+      await proxy.start();
     });
   });
 

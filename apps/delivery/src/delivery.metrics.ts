@@ -27,6 +27,7 @@ export class DeliveryMetrics {
   readonly failures: Counter;
   readonly redelivered: Counter;
   readonly purged: Counter<'kind'>;
+  readonly quotaConfirmations: Counter<'outcome'>;
 
   constructor(@InjectMetrics() registry: Registry, @InjectQueue(DELIVERY_QUEUE) queue: Queue) {
     const registers = [registry];
@@ -68,6 +69,12 @@ export class DeliveryMetrics {
       name: 'delivery_recipients_dropped_total',
       help: 'Recipients who silently received nothing, by reason',
       labelNames: ['reason'],
+      registers,
+    });
+    this.quotaConfirmations = new Counter({
+      name: 'delivery_quota_confirmations_total',
+      help: 'Quota charges confirmed after delivery, by outcome (recharged: given up, then found stored)',
+      labelNames: ['outcome'],
       registers,
     });
     this.retries = new Counter({

@@ -1,12 +1,14 @@
 import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Module } from '@nestjs/common';
+import Redis from 'ioredis';
 import { ConfigModule } from '@app/shared/config';
 import { DELIVERY_QUEUE } from '@app/shared/contracts';
 import { DatabaseModule } from '@app/shared/database';
 import { HealthModule, PostgresReadinessCheck, RedisReadinessCheck } from '@app/shared/http';
 import { LoggingModule } from '@app/shared/logging';
 import { MetricsModule } from '@app/shared/metrics';
-import { RedisModule, workerQueueOptions } from '@app/shared/redis';
+import { QuotaLedger } from '@app/shared/quota';
+import { REDIS_CLIENT, RedisModule, workerQueueOptions } from '@app/shared/redis';
 import { DeliveryBatcher } from './delivery.batcher';
 import { DeliveryConfig } from './delivery.config';
 import { DeliveryMetrics } from './delivery.metrics';
@@ -30,7 +32,15 @@ export class DeliveryModule {
         BullModule.registerQueue({ name: DELIVERY_QUEUE }),
         HealthModule.forRoot({ checks: [PostgresReadinessCheck, RedisReadinessCheck] }),
       ],
-      providers: [DeliveryProcessor, DeliveryBatcher, DeliveryService, DeliveryRepository, MaintenanceService, DeliveryMetrics],
+      providers: [
+        DeliveryProcessor,
+        DeliveryBatcher,
+        DeliveryService,
+        DeliveryRepository,
+        MaintenanceService,
+        DeliveryMetrics,
+        { provide: QuotaLedger, inject: [REDIS_CLIENT], useFactory: (redis: Redis) => new QuotaLedger(redis, config.REDIS_PREFIX) },
+      ],
     };
   }
 }

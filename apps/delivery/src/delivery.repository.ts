@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Database, statement } from '@app/shared/database';
+import { Xuid } from '@app/shared/xuid';
 import { DropReason } from './delivery.metrics';
 
 /**
@@ -14,6 +15,8 @@ export type BatchOutcome = 'delivered' | 'already-delivered' | 'expired' | 'no-s
 
 export interface BatchResult {
   id: string;
+  /** Null when the message is gone. */
+  sender: Xuid | null;
   outcome: BatchOutcome;
   /** Entries this delivery inserted. */
   written: number;
@@ -95,7 +98,7 @@ export const DELIVERY_SQL = {
      ), drops AS (
        SELECT p.id, array_agg(p.dropped) AS reasons FROM pairs p WHERE p.dropped IS NOT NULL GROUP BY p.id
      )
-     SELECT q.id,
+     SELECT q.id, l.sender_xuid AS sender,
             CASE WHEN l.id IS NULL THEN 'gone'
                  WHEN l.delivered THEN 'already-delivered'
                  WHEN l.expired THEN 'expired'

@@ -1,7 +1,15 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { sentOfMessageId } from '@app/shared/database/message-id';
+import { ConfirmOutcome, QuotaLedger } from '@app/shared/quota';
 import { DeliveryMetrics } from './delivery.metrics';
 import { BatchResult, DeliveryRepository } from './delivery.repository';
+
+const CONFIRM_LABELS: Record<ConfirmOutcome, string> = {
+  [ConfirmOutcome.Confirmed]: 'confirmed',
+  [ConfirmOutcome.AlreadyConfirmed]: 'already-confirmed',
+  [ConfirmOutcome.Recharged]: 'recharged',
+  [ConfirmOutcome.Unknown]: 'unknown',
+};
 
 export type DeliveryOutcome = 'delivered' | 'already-delivered' | 'gone';
 
@@ -17,15 +25,22 @@ export class DeliveryService {
   constructor(
     private readonly repository: DeliveryRepository,
     private readonly metrics: DeliveryMetrics,
+    private readonly ledger: QuotaLedger,
   ) {}
 
   async deliver(messageId: string): Promise<DeliveryOutcome> {
     return (await this.deliverBatch([messageId])).get(messageId)!;
   }
 
-  /** Delivers the messages in one transaction; the outcome of each by id. */
+  /**
+   * Delivers the messages in one transaction; the outcome of each by id. Then,
+   * the messages being stored beyond doubt, confirms their quota charges (a
+   * failure there fails the batch: its retry finds them delivered and confirms
+   * again).
+   */
   async deliverBatch(messageIds: readonly string[]): Promise<Map<string, DeliveryOutcome>> {
     const results = await this.repository.deliver(messageIds);
+    await this.confirmCharges(results);
     const now = Date.now();
     const outcomes = new Map<string, DeliveryOutcome>();
     let written = 0;
@@ -40,6 +55,13 @@ export class DeliveryService {
     this.metrics.entriesWritten.inc(written);
     this.metrics.batchSize.observe(messageIds.length);
     return outcomes;
+  }
+
+  private async confirmCharges(results: BatchResult[]): Promise<void> {
+    const outcomes = await Promise.all(
+      results.flatMap((result) => (result.sender === null ? [] : [this.ledger.confirm(result.sender, result.id)])),
+    );
+    for (const outcome of outcomes) this.metrics.quotaConfirmations.inc({ outcome: CONFIRM_LABELS[outcome] });
   }
 
   private outcomeOf(result: BatchResult): DeliveryOutcome {

@@ -28,4 +28,13 @@ export class QuotaConfig extends SharedConfig {
   /** Length of the rolling window, in seconds. */
   @IsPositiveInt()
   QUOTA_WINDOW_SECONDS: number = 86_400;
+
+  /**
+   * How long a reservation stays charged without being confirmed (its message
+   * known stored) before it lapses and is given back: it bounds what a gateway
+   * that dies mid-send leaves charged. Keep it above the longest a send can
+   * take between its reserve and its commit.
+   */
+  @IsPositiveInt()
+  QUOTA_PENDING_SECONDS: number = 60;
 }

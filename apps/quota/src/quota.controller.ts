@@ -3,11 +3,15 @@ import { MessagePattern, Payload } from '@nestjs/microservices';
 import Redis from 'ioredis';
 import {
   QUOTA_PATTERNS,
+  QuotaConfirmRequest,
+  QuotaConfirmResult,
   QuotaPingResult,
   QuotaReleaseRequest,
   QuotaReleaseResult,
   QuotaReserveRequest,
   QuotaReserveResult,
+  QuotaUsageRequest,
+  QuotaUsageResult,
 } from '@app/shared/contracts';
 import { InjectRedis } from '@app/shared/redis';
 import { QuotaMetrics } from './quota.metrics';
@@ -31,6 +35,16 @@ export class QuotaController {
   @MessagePattern(QUOTA_PATTERNS.release)
   release(@Payload() request: QuotaReleaseRequest): Promise<QuotaReleaseResult> {
     return this.quota.release(request);
+  }
+
+  @MessagePattern(QUOTA_PATTERNS.confirm)
+  confirm(@Payload() request: QuotaConfirmRequest): Promise<QuotaConfirmResult> {
+    return this.quota.confirm(request);
+  }
+
+  @MessagePattern(QUOTA_PATTERNS.usage)
+  usage(@Payload() request: QuotaUsageRequest): Promise<QuotaUsageResult> {
+    return this.quota.usage(request);
   }
 
   /** Answers only when Redis does, so the gateway's readiness reflects quota's. */

@@ -18,6 +18,7 @@ export class QuotaMetrics {
 
   record(result: QuotaReserveResult): void {
     if (result.accepted) this.decisions.inc({ outcome: 'accepted', limit: 'none' });
+    else if ('givenUp' in result) this.decisions.inc({ outcome: 'given-up', limit: 'none' });
     else this.decisions.inc({ outcome: 'rejected', limit: result.limit });
   }
 }

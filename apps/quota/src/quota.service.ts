@@ -1,72 +1,82 @@
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import Redis from 'ioredis';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import {
+  QuotaConfirmRequest,
+  QuotaConfirmResult,
   QuotaLimit,
   QuotaReleaseRequest,
   QuotaReleaseResult,
   QuotaReserveRequest,
   QuotaReserveResult,
+  QuotaUsageRequest,
+  QuotaUsageResult,
 } from '@app/shared/contracts';
+import { ConfirmOutcome, QuotaLedger, QuotaLimits } from '@app/shared/quota';
 import { InjectRedis } from '@app/shared/redis';
 import { QuotaConfig } from './quota.config';
-
-type QuotaRedis = Redis & {
-  quotaReserve(...args: (string | number)[]): Promise<[0 | 1, string?, number?]>;
-  quotaRelease(...args: string[]): Promise<0 | 1>;
-};
-
-const loadScript = (name: string): string => readFileSync(join(__dirname, 'lua', name), 'utf8');
 
 /**
  * The per-sender rolling-window limits (CONTRACT section 2, "Limits"), kept in
  * Redis and checked and recorded by one Lua script per call, so concurrent
- * sends by one sender can never overshoot.
+ * sends by one sender can never overshoot. A reservation is provisional until
+ * its message is known stored (see QuotaLedger).
  */
 @Injectable()
-export class QuotaService implements OnModuleInit {
-  private readonly redis: QuotaRedis;
+export class QuotaService {
+  private readonly ledger: QuotaLedger;
+  private readonly limits: QuotaLimits;
 
   constructor(
     @InjectRedis() redis: Redis,
     private readonly config: QuotaConfig,
   ) {
-    this.redis = redis as QuotaRedis;
-  }
-
-  onModuleInit(): void {
-    this.redis.defineCommand('quotaReserve', { numberOfKeys: 3, lua: loadScript('reserve-3.lua') });
-    this.redis.defineCommand('quotaRelease', { numberOfKeys: 3, lua: loadScript('release-3.lua') });
+    this.ledger = new QuotaLedger(redis, config.REDIS_PREFIX);
+    this.limits = {
+      windowMs: config.QUOTA_WINDOW_SECONDS * 1000,
+      deadlineMs: config.QUOTA_PENDING_SECONDS * 1000,
+      messages: config.LIMIT_MESSAGES_PER_DAY,
+      recipients: config.LIMIT_RECIPIENTS_PER_DAY,
+      strangers: config.LIMIT_STRANGERS_PER_DAY,
+      strangersPerMessage: config.LIMIT_STRANGERS_PER_MESSAGE,
+    };
   }
 
   async reserve(request: QuotaReserveRequest): Promise<QuotaReserveResult> {
-    const { config } = this;
-    const [accepted, limit, retryAfterMs] = await this.redis.quotaReserve(
-      ...this.keysOf(request.senderXuid),
+    const reply = await this.ledger.reserve(
+      request.senderXuid,
       request.messageId,
       request.recipients,
       request.strangers,
-      config.QUOTA_WINDOW_SECONDS * 1000,
-      config.LIMIT_MESSAGES_PER_DAY,
-      config.LIMIT_RECIPIENTS_PER_DAY,
-      config.LIMIT_STRANGERS_PER_DAY,
-      config.LIMIT_STRANGERS_PER_MESSAGE,
+      request.sentAt,
+      this.limits,
     );
-    if (accepted === 1) return { accepted: true };
+    if (reply[0] === 1) return { accepted: true };
+    if (reply[0] === 2) return { accepted: false, givenUp: true };
+    const [, limit, retryAfterMs] = reply as [0, QuotaLimit, number];
     return {
       accepted: false,
-      limit: limit as QuotaLimit,
-      max: this.maxOf(limit as QuotaLimit),
-      windowSeconds: config.QUOTA_WINDOW_SECONDS,
+      limit,
+      max: this.maxOf(limit),
+      windowSeconds: this.config.QUOTA_WINDOW_SECONDS,
       // Whole seconds, rounded up: retrying after this many seconds fits; -1 never does.
-      retryAfterSeconds: retryAfterMs === -1 ? -1 : Math.max(1, Math.ceil((retryAfterMs ?? 0) / 1000)),
+      retryAfterSeconds: retryAfterMs === -1 ? -1 : Math.max(1, Math.ceil(retryAfterMs / 1000)),
     };
   }
 
   async release(request: QuotaReleaseRequest): Promise<QuotaReleaseResult> {
-    const released = await this.redis.quotaRelease(...this.keysOf(request.senderXuid), request.messageId);
-    return { released: released === 1 };
+    const released = await this.ledger.release(request.senderXuid, request.messageId, request.sentAt, this.limits.windowMs);
+    return { released };
+  }
+
+  async confirm(request: QuotaConfirmRequest): Promise<QuotaConfirmResult> {
+    const outcomes = await Promise.all(
+      request.messages.map((message) => this.ledger.confirm(message.senderXuid, message.messageId)),
+    );
+    return { confirmed: outcomes.filter((outcome) => outcome === ConfirmOutcome.Confirmed).length };
+  }
+
+  usage(request: QuotaUsageRequest): Promise<QuotaUsageResult> {
+    return this.ledger.usage(request.senderXuid, request.now, this.limits.windowMs);
   }
 
   private maxOf(limit: QuotaLimit): number {
@@ -81,11 +91,5 @@ export class QuotaService implements OnModuleInit {
       case QuotaLimit.StrangersPerWindow:
         return config.LIMIT_STRANGERS_PER_DAY;
     }
-  }
-
-  /** One sender's keys share a hash tag, so they live together (and on one cluster slot). */
-  private keysOf(senderXuid: string): [string, string, string] {
-    const base = `${this.config.REDIS_PREFIX}:quota:{${senderXuid}}`;
-    return [`${base}:log`, `${base}:data`, `${base}:sums`];
   }
 }

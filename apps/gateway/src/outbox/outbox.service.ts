@@ -22,6 +22,8 @@ const LIMIT_ERRORS = {
 interface ResolvedRecipients {
   recipients: Xuid[];
   strangers: number;
+  /** The database's time, ms: the send's one clock. */
+  now: number;
 }
 
 /** Sending (CONTRACT section 2): validate, resolve, reserve quota, store durably, enqueue. */
@@ -48,9 +50,12 @@ export class OutboxService {
   ): Promise<string> {
     if (sender.tier !== SubscriptionTier.Gold) throw new AppError(ERRORS.NOT_GOLD);
     const request = parseSendRequest(body);
-    const { recipients, strangers } = await this.resolve(sender, request);
+    const { recipients, strangers, now } = await this.resolve(sender, request);
 
-    const messageId = this.nextMessageId();
+    // The id carries the send's time (the database's, so every gateway agrees);
+    // it is strictly greater than this process's last one even if that clock stepped back.
+    const messageId = this.nextMessageId(now);
+    const sentAt = sentOfMessageId(messageId);
     let decision: QuotaReserveResult;
     try {
       decision = await this.quota.reserve({
@@ -58,17 +63,24 @@ export class OutboxService {
         messageId,
         recipients: recipients.length,
         strangers,
+        sentAt,
         requestId,
       });
     } catch (error) {
       // A reserve we gave up on (timeout) may still be recorded later; the 503 must
-      // consume nothing, so release it too. Not awaited: quota may be down altogether.
-      void this.releaseQuota(sender, messageId, requestId);
+      // consume nothing, so release it: its tombstone refuses the late reserve.
+      // Not awaited: quota may be down altogether (then the reservation lapses).
+      void this.releaseQuota(sender, messageId, sentAt, requestId);
       throw error;
     }
-    if (!decision.accepted) throw limitError(decision);
+    if (!decision.accepted) {
+      if ('givenUp' in decision) {
+        throw new AppError(ERRORS.DEPENDENCY_UNAVAILABLE, 'The quota service gave this send up; retry.', 1);
+      }
+      throw limitError(decision);
+    }
 
-    const sent = new Date(sentOfMessageId(messageId));
+    const sent = new Date(sentAt);
     try {
       await this.outbox.insertMessage({
         id: messageId,
@@ -80,10 +92,13 @@ export class OutboxService {
         requestId,
       }, claim);
     } catch (error) {
-      // Not stored, so not sent: the send must consume nothing.
-      await this.releaseQuota(sender, messageId, requestId);
+      // Not stored, so not sent: the send must consume nothing. (If the COMMIT
+      // did happen and only its acknowledgement was lost, delivery confirms
+      // the message and it is charged again.)
+      await this.releaseQuota(sender, messageId, sentAt, requestId);
       throw error;
     }
+    this.quota.confirmSoon(sender.xuid, messageId);
 
     try {
       await this.deliveryQueue.enqueue({ messageId, requestId });
@@ -95,9 +110,9 @@ export class OutboxService {
   }
 
   /** Gives a reservation back (idempotent, keyed by the message id); never throws. */
-  private async releaseQuota(sender: UserIdentity, messageId: string, requestId: string): Promise<void> {
+  private async releaseQuota(sender: UserIdentity, messageId: string, sentAt: number, requestId: string): Promise<void> {
     await this.quota
-      .release({ senderXuid: sender.xuid, messageId, requestId })
+      .release({ senderXuid: sender.xuid, messageId, sentAt, requestId })
       .catch(() => this.logger.warn(`Could not release the quota of unstored message ${messageId}`));
   }
 
@@ -109,7 +124,7 @@ export class OutboxService {
    * reveal a block.
    */
   private async resolve(sender: UserIdentity, request: SendRequest): Promise<ResolvedRecipients> {
-    const { byXuid, byGamertag } = await this.directory.resolveRecipients(
+    const { byXuid, byGamertag, now } = await this.directory.resolveRecipients(
       sender.xuid,
       [...request.xuids, sender.xuid],
       request.gamertags,
@@ -129,7 +144,7 @@ export class OutboxService {
 
     let strangers = 0;
     for (const [xuid, friend] of recipients) if (xuid !== sender.xuid && !friend) strangers++;
-    return { recipients: [...recipients.keys()], strangers };
+    return { recipients: [...recipients.keys()], strangers, now };
   }
 
   /** A sender unknown to the directory is added from the token's claims (CONTRACT section 6). */

@@ -1,8 +1,10 @@
-import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ClientProxy } from '@nestjs/microservices';
 import { firstValueFrom, timeout } from 'rxjs';
 import {
   QUOTA_PATTERNS,
+  QuotaConfirmRequest,
+  QuotaConfirmResult,
   QuotaPingResult,
   QuotaReleaseRequest,
   QuotaReleaseResult,
@@ -10,6 +12,7 @@ import {
   QuotaReserveResult,
 } from '@app/shared/contracts';
 import { AppError, ERRORS } from '@app/shared/errors';
+import { Xuid } from '@app/shared/xuid';
 import { GatewayConfig } from '../gateway.config';
 
 export const QUOTA_RPC = 'QUOTA_RPC';
@@ -17,6 +20,10 @@ export const QUOTA_RPC = 'QUOTA_RPC';
 /** Typed calls to the quota service; any failure to answer in time is a 503 (fail closed). */
 @Injectable()
 export class QuotaClient implements OnApplicationShutdown {
+  private readonly logger = new Logger(QuotaClient.name);
+  private confirmations: QuotaConfirmRequest['messages'] = [];
+  private confirming?: Promise<unknown>;
+
   constructor(
     @Inject(QUOTA_RPC) private readonly client: ClientProxy,
     private readonly config: GatewayConfig,
@@ -32,12 +39,33 @@ export class QuotaClient implements OnApplicationShutdown {
     return this.call(QUOTA_PATTERNS.release, request);
   }
 
+  /**
+   * Confirms, soon and in the background, that a message is stored, so its
+   * charge stands. The confirmations of one event-loop turn travel together.
+   * Best effort: delivery confirms every message it delivers as well, so one
+   * lost here is confirmed there.
+   */
+  confirmSoon(senderXuid: Xuid, messageId: string): void {
+    if (this.confirmations.length === 0) setImmediate(() => this.flushConfirmations());
+    this.confirmations.push({ senderXuid, messageId });
+  }
+
   ping(): Promise<QuotaPingResult> {
     return this.call(QUOTA_PATTERNS.ping, {});
   }
 
   async onApplicationShutdown(): Promise<void> {
+    await this.confirming;
     await this.client.close();
+  }
+
+  private flushConfirmations(): void {
+    const messages = this.confirmations;
+    this.confirmations = [];
+    const confirming = this.call<QuotaConfirmResult>(QUOTA_PATTERNS.confirm, { messages }).catch(() =>
+      this.logger.warn(`Could not confirm ${messages.length} stored message(s) to quota; delivery will`),
+    );
+    this.confirming = confirming;
   }
 
   private async call<T>(pattern: string, payload: object): Promise<T> {

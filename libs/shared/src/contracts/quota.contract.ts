@@ -6,6 +6,10 @@ export const QUOTA_PATTERNS = {
   reserve: 'quota.reserve',
   /** Give back a reservation whose message was never stored. {@link QuotaReleaseRequest} -> {@link QuotaReleaseResult} */
   release: 'quota.release',
+  /** The messages were stored: their provisional charges stand. {@link QuotaConfirmRequest} -> {@link QuotaConfirmResult} */
+  confirm: 'quota.confirm',
+  /** What a sender is charged for now. {@link QuotaUsageRequest} -> {@link QuotaUsageResult} */
+  usage: 'quota.usage',
   /** Readiness: answers when quota can reach Redis. void -> {@link QuotaPingResult} */
   ping: 'quota.ping',
 } as const;
@@ -26,10 +30,17 @@ export interface QuotaReserveRequest {
   recipients: number;
   /** Distinct recipients not on the sender's friends list (never the sender). */
   strangers: number;
+  /** The time of the send, ms since the epoch, from the database's clock (the id's own time). */
+  sentAt: number;
   requestId?: string;
 }
 
-export type QuotaReserveResult = { accepted: true } | QuotaRejection;
+/**
+ * Accepted: charged provisionally, until a confirm (the message was stored) or
+ * a release; unconfirmed past QUOTA_PENDING_SECONDS, it lapses. `givenUp`: this
+ * message id was released (or lapsed) before, so it must not be stored now.
+ */
+export type QuotaReserveResult = { accepted: true } | QuotaRejection | { accepted: false; givenUp: true };
 
 export interface QuotaRejection {
   accepted: false;
@@ -44,7 +55,32 @@ export interface QuotaRejection {
 export interface QuotaReleaseRequest {
   senderXuid: Xuid;
   messageId: string;
+  /** The send's time, as in its reserve. */
+  sentAt: number;
   requestId?: string;
+}
+
+export interface QuotaConfirmRequest {
+  messages: { senderXuid: Xuid; messageId: string }[];
+}
+
+export interface QuotaConfirmResult {
+  /** How many provisional charges this call made final. */
+  confirmed: number;
+}
+
+export interface QuotaUsageRequest {
+  senderXuid: Xuid;
+  /** Now, ms, from the database's clock. */
+  now: number;
+}
+
+export interface QuotaUsageResult {
+  messages: number;
+  recipients: number;
+  strangers: number;
+  /** Of `messages`, charged provisionally: not yet known to be stored. */
+  pending: number;
 }
 
 export interface QuotaReleaseResult {

@@ -25,18 +25,25 @@ export interface ResolvedUser {
 export const DIRECTORY_SQL = {
   // Both halves are index lookups: the primary key, and users_gamertag_lower_key
   // probed once per requested gamertag; the friendship is a primary-key probe.
+  // `now_ms` is the database's clock, the one clock of a send: its id, its
+  // `sent`, its expiry and its quota window all take their time from it (the
+  // clock row makes the statement answer even when nobody matched).
   resolveRecipients: statement<
     [sender: Xuid, xuids: readonly Xuid[], gamertags: readonly string[]],
-    ResolvedUser & { requested: string | null }
+    { now_ms: number; xuid: Xuid | null; requested: string | null; friend: boolean | null }
   >(
     'directory.resolve-recipients',
-    `SELECT n.xuid, n.requested,
-            EXISTS (SELECT 1 FROM friendships f WHERE f.user_xuid = $1::numeric AND f.friend_xuid = n.xuid) AS friend
-       FROM (SELECT u.xuid, NULL::text AS requested FROM users u WHERE u.xuid = ANY($2::numeric[])
-             UNION ALL
-             SELECT u.xuid, g.requested
-               FROM unnest($3::text[]) AS g(requested)
-               JOIN users u ON lower(u.gamertag) = lower(g.requested)) AS n`,
+    `SELECT c.now_ms, n.xuid, n.requested, n.friend
+       FROM (SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms) AS c
+       LEFT JOIN LATERAL (
+         SELECT n.xuid, n.requested,
+                EXISTS (SELECT 1 FROM friendships f WHERE f.user_xuid = $1::numeric AND f.friend_xuid = n.xuid) AS friend
+           FROM (SELECT u.xuid, NULL::text AS requested FROM users u WHERE u.xuid = ANY($2::numeric[])
+                 UNION ALL
+                 SELECT u.xuid, g.requested
+                   FROM unnest($3::text[]) AS g(requested)
+                   JOIN users u ON lower(u.gamertag) = lower(g.requested)) AS n
+       ) AS n ON true`,
   ),
   findUser: statement<[xuid: Xuid], UserRow>(
     'directory.find-user',
@@ -56,24 +63,27 @@ export class DirectoryRepository {
   ) {}
 
   /**
-   * Everything a send needs to know about the players it names, in one
-   * statement: which XUIDs exist, which user each gamertag names (matched
-   * case-insensitively and keyed by the text as requested, so case folding
-   * stays Postgres's alone), and which of them are on `sender`'s friends list.
+   * Everything a send needs to know about the players it names, and the
+   * database's time, in one statement: which XUIDs exist, which user each
+   * gamertag names (matched case-insensitively and keyed by the text as
+   * requested, so case folding stays Postgres's alone), and which of them are
+   * on `sender`'s friends list.
    */
   async resolveRecipients(
     sender: Xuid,
     xuids: readonly Xuid[],
     gamertags: readonly string[],
-  ): Promise<{ byXuid: Map<Xuid, ResolvedUser>; byGamertag: Map<string, ResolvedUser> }> {
+  ): Promise<{ byXuid: Map<Xuid, ResolvedUser>; byGamertag: Map<string, ResolvedUser>; now: number }> {
     const rows = await this.database.rows(DIRECTORY_SQL.resolveRecipients, [sender, xuids, gamertags]);
     const byXuid = new Map<Xuid, ResolvedUser>();
     const byGamertag = new Map<string, ResolvedUser>();
-    for (const { requested, ...user } of rows) {
-      if (requested === null) byXuid.set(user.xuid, user);
+    for (const { xuid, requested, friend } of rows) {
+      if (xuid === null) continue;
+      const user = { xuid, friend: friend === true };
+      if (requested === null) byXuid.set(xuid, user);
       else byGamertag.set(requested, user);
     }
-    return { byXuid, byGamertag };
+    return { byXuid, byGamertag, now: rows[0].now_ms };
   }
 
   async findUser(xuid: Xuid): Promise<DirectoryUser | null> {

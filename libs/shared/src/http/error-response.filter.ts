@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
+import { Observable, throwError } from 'rxjs';
 import { AppError, ERRORS, ErrorDefinition, ErrorResponse, isDependencyFailure } from '../errors';
 
 /** Seconds a client should wait before retrying after a 503 for a dependency. */
@@ -70,11 +71,28 @@ export function sendError(reply: FastifyReply, rendered: RenderedError): void {
   void reply.type('application/json; charset=utf-8').send(rendered.body);
 }
 
+/** What an RPC caller receives when a handler fails: the catalog code, never a stack. */
+export interface RpcErrorReply {
+  status: number;
+  errorCode: ErrorResponse['errorCode'];
+  errorMessage: string;
+}
+
+/**
+ * Renders every failure: as the contract's errorResponse over HTTP, and as an
+ * error reply over RPC (a microservice inherits this filter), so the caller
+ * learns of the failure at once instead of waiting out its timeout.
+ */
 @Catch()
 export class ErrorResponseFilter implements ExceptionFilter {
   private readonly logger = new Logger(ErrorResponseFilter.name);
 
-  catch(exception: unknown, host: ArgumentsHost): void {
-    sendError(host.switchToHttp().getResponse<FastifyReply>(), renderError(exception, this.logger));
+  catch(exception: unknown, host: ArgumentsHost): void | Observable<never> {
+    const rendered = renderError(exception, this.logger);
+    if (host.getType() !== 'http') {
+      const reply: RpcErrorReply = { status: rendered.status, errorCode: rendered.body.errorCode, errorMessage: rendered.body.errorMessage };
+      return throwError(() => reply);
+    }
+    sendError(host.switchToHttp().getResponse<FastifyReply>(), rendered);
   }
 }

@@ -1,0 +1,103 @@
+import Redis from 'ioredis';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Xuid } from '../xuid';
+
+/** What one sender is charged for in the window (see lua/ledger.lua). */
+export interface QuotaUsage {
+  messages: number;
+  recipients: number;
+  strangers: number;
+  /** Charged provisionally: not yet known to be stored. */
+  pending: number;
+}
+
+export interface QuotaLimits {
+  windowMs: number;
+  /** How long a reservation may stay unconfirmed before it lapses. */
+  deadlineMs: number;
+  messages: number;
+  recipients: number;
+  strangers: number;
+  strangersPerMessage: number;
+}
+
+/** A reservation's fate, from reserve.lua. */
+export type ReserveReply = [1] | [2] | [0, string, number];
+
+/** confirm.lua's answer. */
+export enum ConfirmOutcome {
+  Confirmed = 1,
+  AlreadyConfirmed = 0,
+  Recharged = 2,
+  Unknown = 3,
+}
+
+type LedgerRedis = Redis & {
+  quotaReserve(...args: (string | number)[]): Promise<ReserveReply>;
+  quotaConfirm(...args: string[]): Promise<ConfirmOutcome>;
+  quotaRelease(...args: (string | number)[]): Promise<0 | 1>;
+  quotaUsage(...args: (string | number)[]): Promise<[number, number, number, number]>;
+};
+
+const SCRIPTS = { quotaReserve: 'reserve.lua', quotaConfirm: 'confirm.lua', quotaRelease: 'release.lua', quotaUsage: 'usage.lua' };
+const KEY_NAMES = ['log', 'data', 'sums', 'pending', 'tomb'] as const;
+
+const read = (name: string): string => readFileSync(join(__dirname, 'lua', name), 'utf8');
+
+/**
+ * The per-sender quota ledger in Redis: each call one Lua script over the
+ * sender's keys, so concurrent calls for one sender never interleave. The
+ * quota service reserves and releases; whoever learns that a message is stored
+ * (the gateway after its commit, delivery after fanning it out) confirms.
+ */
+export class QuotaLedger {
+  private readonly redis: LedgerRedis;
+
+  constructor(
+    redis: Redis,
+    private readonly prefix: string,
+  ) {
+    this.redis = redis as LedgerRedis;
+    const prelude = read('ledger.lua');
+    for (const [command, file] of Object.entries(SCRIPTS)) {
+      this.redis.defineCommand(command, { numberOfKeys: KEY_NAMES.length, lua: `${prelude}\n${read(file)}` });
+    }
+  }
+
+  reserve(sender: Xuid, messageId: string, recipients: number, strangers: number, now: number, limits: QuotaLimits): Promise<ReserveReply> {
+    return this.redis.quotaReserve(
+      ...this.keysOf(sender),
+      messageId,
+      recipients,
+      strangers,
+      now,
+      limits.windowMs,
+      limits.deadlineMs,
+      limits.messages,
+      limits.recipients,
+      limits.strangers,
+      limits.strangersPerMessage,
+    );
+  }
+
+  confirm(sender: Xuid, messageId: string): Promise<ConfirmOutcome> {
+    return this.redis.quotaConfirm(...this.keysOf(sender), messageId);
+  }
+
+  /** Gives the charge back (1 when there was one), leaving a tombstone. */
+  async release(sender: Xuid, messageId: string, acceptedAt: number, windowMs: number): Promise<boolean> {
+    return (await this.redis.quotaRelease(...this.keysOf(sender), messageId, acceptedAt, windowMs)) === 1;
+  }
+
+  async usage(sender: Xuid, now: number, windowMs: number): Promise<QuotaUsage> {
+    const [messages, recipients, strangers, pending] = await this.redis.quotaUsage(...this.keysOf(sender), now, windowMs);
+    return { messages, recipients, strangers, pending };
+  }
+
+  /** One sender's keys share a hash tag, so they live together (and on one cluster slot). */
+  keysOf(sender: Xuid): string[] {
+    const base = `${this.prefix}:quota:{${sender}}`;
+    return KEY_NAMES.map((name) => `${base}:${name}`);
+  }
+}

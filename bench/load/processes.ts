@@ -97,12 +97,15 @@ export function spawnTs(name: string, file: string, env: Env, url: string): Chil
   return spawnNode(name, [...TS_NODE, file], env, url);
 }
 
-/** Polls GET <url>/readyz until 200; fails early if the process exits. */
+/** Polls GET <url>/readyz until 200 with every check up (not "degraded"); fails early if the process exits. */
 export async function waitReady(child: Child, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let status = 0;
   while (child.running() && Date.now() < deadline) {
-    status = await fetch(`${child.url}/readyz`).then((response) => response.status, () => 0);
+    status = await fetch(`${child.url}/readyz`).then(
+      async (response) => (response.status === 200 && ((await response.json()) as { status?: string }).status === 'degraded' ? 0 : response.status),
+      () => 0,
+    );
     if (status === 200) return;
     await sleep(50);
   }

@@ -1,3 +1,6 @@
+import { bearer, createUser } from '../factories/users.factory';
+import { inboxPath, request } from '../factories/inbox.factory';
+import { send } from '../factories/outbox.factory';
 import { RunningQuota, RunningService, startDelivery, startGateway, startQuota, startStack } from '../setup/services';
 import { TcpProxy } from '../setup/tcp-proxy';
 import { testDatabaseUrl, testRedisUrl } from '../setup/test-env';
@@ -13,9 +16,15 @@ async function ready(service: RunningService): Promise<{ status: number; body: u
 }
 
 /** Readiness settles within the probe timeout; poll briefly rather than sleep. */
-async function eventually(service: RunningService, status: number): Promise<{ status: number; body: unknown }> {
+async function eventually(
+  service: RunningService,
+  status: number,
+  state?: 'ready' | 'degraded',
+): Promise<{ status: number; body: unknown }> {
+  const settled = (last: { status: number; body: unknown }): boolean =>
+    last.status === status && (state === undefined || (last.body as { status?: string }).status === state);
   let last = await ready(service);
-  for (let attempt = 0; attempt < 40 && last.status !== status; attempt++) {
+  for (let attempt = 0; attempt < 40 && !settled(last); attempt++) {
     await new Promise((resolve) => setTimeout(resolve, 250));
     last = await ready(service);
   }
@@ -42,7 +51,7 @@ describe('health and readiness', () => {
     // Let every client reconnect first: BullMQ cannot QUIT a connection that is
     // still reconnecting after the outage.
     if (delivery) await eventually(delivery, 200);
-    if (stack) await eventually(stack.gateway, 200);
+    if (stack) await eventually(stack.gateway, 200, 'ready');
     await delivery?.close();
     await stack?.close();
     await postgres.stop();
@@ -66,7 +75,7 @@ describe('health and readiness', () => {
   });
 
   it('should answer /readyz 200 on every service when Postgres, Redis and quota answer', async () => {
-    expect(await eventually(stack.gateway, 200)).toEqual({
+    expect(await eventually(stack.gateway, 200, 'ready')).toEqual({
       status: 200,
       body: { status: 'ready', checks: { postgres: 'up', redis: 'up', quota: 'up' } },
     });
@@ -77,21 +86,37 @@ describe('health and readiness', () => {
     });
   });
 
-  it('should turn /readyz 503 when Redis stops, and 200 again when it is back', async () => {
+  it('should keep the gateway ready but degraded while Redis is away: reads served, sends 503 at once', async () => {
+    const owner = await createUser(stack.gateway.url);
     await redis.stop();
-    // Quota depends on Redis too, so the gateway sees both down.
-    expect(await eventually(stack.gateway, 503)).toEqual({
-      status: 503,
-      body: { errorSource: 'gateway', errorCode: 1008, errorMessage: 'Not ready: redis, quota unavailable.' },
+    try {
+      // Quota depends on Redis too, so the gateway sees both down; Postgres alone serves reads.
+      expect(await eventually(stack.gateway, 200, 'degraded')).toEqual({
+        status: 200,
+        body: { status: 'degraded', checks: { postgres: 'up', redis: 'down', quota: 'down' } },
+      });
+      expect((await eventually(stack.quota, 503)).status).toBe(503);
+      expect((await eventually(delivery, 503)).body).toEqual({
+        errorSource: 'gateway',
+        errorCode: 1008,
+        errorMessage: 'Not ready: redis unavailable.',
+      });
+
+      const inbox = await request(stack.gateway.url, 'GET', inboxPath(owner.xuid), await bearer(owner.xuid));
+      expect(inbox.status).toBe(200);
+      expect(inbox.body).toEqual({ results: [], pagingInfo: { continuationToken: null, totalItems: 0 } });
+      // Quota answers its error at once (it no longer leaves the gateway to time out).
+      const refused = await send(stack.gateway.url, owner.xuid, [{ xuid: owner.xuid }]);
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      expect(refused.body).toMatchObject({ errorSource: 'gateway', errorCode: 1006 });
+    } finally {
+      await redis.start();
+    }
+    expect(await eventually(stack.gateway, 200, 'ready')).toEqual({
+      status: 200,
+      body: { status: 'ready', checks: { postgres: 'up', redis: 'up', quota: 'up' } },
     });
-    expect((await eventually(stack.quota, 503)).status).toBe(503);
-    expect((await eventually(delivery, 503)).body).toEqual({
-      errorSource: 'gateway',
-      errorCode: 1008,
-      errorMessage: 'Not ready: redis unavailable.',
-    });
-    await redis.start();
-    expect((await eventually(stack.gateway, 200)).status).toBe(200);
     expect((await eventually(delivery, 200)).status).toBe(200);
   });
 
@@ -111,16 +136,16 @@ describe('health and readiness', () => {
     expect((await eventually(delivery, 200)).status).toBe(200);
   });
 
-  it('should turn the gateway /readyz 503 when the quota service stops', async () => {
+  it('should keep the gateway ready but degraded when the quota service stops', async () => {
     let quota: RunningQuota | null = await startQuota();
     const gateway = await startGateway({ QUOTA_PORT: quota.rpcPort });
     try {
-      expect((await eventually(gateway, 200)).status).toBe(200);
+      expect((await eventually(gateway, 200, 'ready')).status).toBe(200);
       await quota.close();
       quota = null;
-      expect(await eventually(gateway, 503)).toEqual({
-        status: 503,
-        body: { errorSource: 'gateway', errorCode: 1008, errorMessage: 'Not ready: quota unavailable.' },
+      expect(await eventually(gateway, 200, 'degraded')).toEqual({
+        status: 200,
+        body: { status: 'degraded', checks: { postgres: 'up', redis: 'up', quota: 'down' } },
       });
     } finally {
       await gateway.close();

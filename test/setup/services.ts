@@ -80,11 +80,17 @@ export async function startStack(
   };
 }
 
-/** Polls GET /readyz until it answers 200: a service takes traffic before its connections are up. */
+/**
+ * Polls GET /readyz until every check is up (200 "ready", not "degraded"): a
+ * service takes traffic before its connections are up.
+ */
 export async function waitUntilReady(service: RunningService, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const status = await fetch(`${service.url}/readyz`).then((response) => response.status, () => 0);
+    const status = await fetch(`${service.url}/readyz`).then(
+      async (response) => (response.status === 200 && ((await response.json()) as { status: string }).status !== 'ready' ? 0 : response.status),
+      () => 0,
+    );
     if (status === 200) return;
     if (Date.now() > deadline) throw new Error(`${service.url} not ready after ${timeoutMs} ms (last status ${status})`);
     await new Promise((resolve) => setTimeout(resolve, 20));

@@ -1,11 +1,12 @@
 import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Module } from '@nestjs/common';
+import Redis from 'ioredis';
 import { ConfigModule } from '@app/shared/config';
 import { DatabaseModule } from '@app/shared/database';
 import { HealthModule, PostgresReadinessCheck, RedisReadinessCheck } from '@app/shared/http';
 import { LoggingModule } from '@app/shared/logging';
 import { MetricsModule } from '@app/shared/metrics';
-import { producerQueueOptions, RedisModule } from '@app/shared/redis';
+import { producerQueueOptions, REDIS_CLIENT, RedisModule } from '@app/shared/redis';
 import { AdminModule } from './admin/admin.module';
 import { GatewayConfig } from './gateway.config';
 import { QuotaReadinessCheck } from './health/quota-readiness.check';
@@ -24,10 +25,16 @@ export class GatewayModule {
         MetricsModule,
         DatabaseModule.forRoot(config),
         RedisModule.forRoot(config),
-        BullModule.forRoot(producerQueueOptions(config)),
+        BullModule.forRootAsync({
+          inject: [REDIS_CLIENT],
+          useFactory: (redis: Redis) => producerQueueOptions(config, redis),
+        }),
         HealthModule.forRoot({
           imports: [QuotaClientModule],
-          checks: [PostgresReadinessCheck, RedisReadinessCheck, QuotaReadinessCheck],
+          // Reads need only Postgres: without Redis or quota the gateway still
+          // serves inboxes (sends answer 503), so it stays in the load balancer.
+          checks: [PostgresReadinessCheck],
+          optional: [RedisReadinessCheck, QuotaReadinessCheck],
         }),
         AdminModule,
         InboxModule,

@@ -8,6 +8,12 @@ export interface ReadinessCheck {
   check(): Promise<void>;
 }
 
+/** The checks of a service: `required` ones decide readiness; `optional` ones only degrade it. */
+export interface ReadinessChecks {
+  required: ReadinessCheck[];
+  optional: ReadinessCheck[];
+}
+
 export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
 const CHECK_TIMEOUT_MS = 2000;
 
@@ -16,7 +22,13 @@ type CheckState = 'up' | 'down';
 @Controller()
 @ApiTags('health')
 export class HealthController {
-  constructor(@Inject(READINESS_CHECKS) private readonly checks: ReadinessCheck[]) {}
+  private readonly checks: ReadinessCheck[];
+  private readonly required: Set<ReadinessCheck>;
+
+  constructor(@Inject(READINESS_CHECKS) checks: ReadinessChecks) {
+    this.checks = [...checks.required, ...checks.optional];
+    this.required = new Set(checks.required);
+  }
 
   /** Liveness: the process answers. Never touches a dependency. */
   @Get('healthz')
@@ -30,24 +42,33 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Readiness: 200 only when every dependency answers within the timeout. */
+  /**
+   * Readiness: 200 when every required dependency answers within the timeout,
+   * `degraded` when an optional one does not (the gateway still serves reads
+   * while Redis or quota is away; sends answer 503 then).
+   */
   @Get('readyz')
   @Header('cache-control', 'no-store')
-  @ApiOperation({ operationId: 'readiness', summary: 'Readiness: 200 only when every dependency answers' })
+  @ApiOperation({
+    operationId: 'readiness',
+    summary: 'Readiness: 200 when every required dependency answers; "degraded" when only an optional one does not',
+  })
   @ApiOkResponse({
-    description: 'Every dependency answered within the timeout.',
+    description:
+      'Every required dependency answered within the timeout. `degraded`: an optional one did not (for the gateway, ' +
+      'Redis or quota: inbox reads are served, sends answer 503 with Retry-After).',
     schema: {
       type: 'object',
       required: ['status', 'checks'],
       properties: {
-        status: { type: 'string', enum: ['ready'] },
+        status: { type: 'string', enum: ['ready', 'degraded'] },
         checks: { type: 'object', additionalProperties: { type: 'string', enum: ['up', 'down'] } },
       },
       example: { status: 'ready', checks: { postgres: 'up', redis: 'up', quota: 'up' } },
     },
   })
   @ApiServiceUnavailableResponse({
-    description: 'A dependency did not answer the readiness check; `errorMessage` names it (errorCode 1008 NOT_READY).',
+    description: 'A required dependency did not answer the readiness check; `errorMessage` names it (errorCode 1008 NOT_READY).',
     content: {
       'application/json': {
         schema: { $ref: '#/components/schemas/ErrorResponse' },
@@ -55,14 +76,15 @@ export class HealthController {
       },
     },
   })
-  async ready(): Promise<{ status: 'ready'; checks: Record<string, CheckState> }> {
+  async ready(): Promise<{ status: 'ready' | 'degraded'; checks: Record<string, CheckState> }> {
     const states = await Promise.all(this.checks.map((check) => probe(check)));
     const checks = Object.fromEntries(this.checks.map((check, i) => [check.name, states[i]]));
-    const down = this.checks.filter((_, i) => states[i] === 'down').map((check) => check.name);
-    if (down.length > 0) {
-      throw new AppError(ERRORS.NOT_READY, `Not ready: ${down.join(', ')} unavailable.`);
+    const down = this.checks.filter((_, i) => states[i] === 'down');
+    const requiredDown = down.filter((check) => this.required.has(check)).map((check) => check.name);
+    if (requiredDown.length > 0) {
+      throw new AppError(ERRORS.NOT_READY, `Not ready: ${requiredDown.join(', ')} unavailable.`);
     }
-    return { status: 'ready', checks };
+    return { status: down.length > 0 ? 'degraded' : 'ready', checks };
   }
 }
 

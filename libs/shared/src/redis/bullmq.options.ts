@@ -1,9 +1,8 @@
-import { RedisOptions } from 'ioredis';
+import Redis, { RedisOptions } from 'ioredis';
 import { SharedConfig } from '../config';
-import { FAIL_FAST_REDIS_OPTIONS } from './redis.module';
 
 export interface QueueOptions {
-  connection: RedisOptions;
+  connection: RedisOptions | Redis;
   prefix: string;
 }
 
@@ -22,14 +21,14 @@ export function redisOptionsFromUrl(url: string): RedisOptions {
 }
 
 /**
- * BullMQ settings for a producer: commands fail at once while Redis is away
- * (the gateway leaves the job to the sweeper instead of hanging).
+ * BullMQ settings for a producer: the service's own fail-fast client (see
+ * RedisModule), so commands fail at once while Redis is away (the gateway
+ * leaves the job to the sweeper instead of hanging), and closing never fails
+ * on a connection that is still reconnecting (BullMQ leaves a shared client to
+ * its owner).
  */
-export function producerQueueOptions(config: SharedConfig): QueueOptions {
-  return {
-    connection: { ...redisOptionsFromUrl(config.REDIS_URL), ...FAIL_FAST_REDIS_OPTIONS },
-    prefix: config.REDIS_PREFIX,
-  };
+export function producerQueueOptions(config: SharedConfig, client: Redis): QueueOptions {
+  return { connection: client, prefix: config.REDIS_PREFIX };
 }
 
 /**

@@ -122,6 +122,52 @@ describe('POST outbox with an Idempotency-Key', () => {
     expect(await quota.usage(sender.xuid)).toEqual({ messages: 0, recipients: 0, strangers: 0 });
   });
 
+  it('should never store two messages for one key when a retry takes over a claim whose request is still running', async () => {
+    const sender = await createUser(url);
+    const recipient = await createUser(url);
+    const key = uniqueKey();
+    const name = `slow_first_insert_${sender.xuid}`;
+    // The first INSERT of this sender's messages stalls for 2 s: the original request is slow, not dead.
+    await rows.query(`CREATE SEQUENCE ${name}_seq`);
+    await rows.query(
+      `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN IF nextval('${name}_seq') = 1 THEN PERFORM pg_sleep(2); END IF; RETURN NEW; END $$`,
+    );
+    await rows.query(
+      `CREATE TRIGGER ${name} BEFORE INSERT ON messages FOR EACH ROW
+         WHEN (NEW.sender_xuid = ${sender.xuid}::numeric) EXECUTE FUNCTION ${name}()`,
+    );
+    let original: SendResponse;
+    let retry: SendResponse;
+    try {
+      const first = sendWithKey(sender.xuid, [{ xuid: recipient.xuid }], key);
+      // Once its claim exists, make it look abandoned (older than the takeover age).
+      for (let i = 0; i < 200 && (await keyRecord(sender.xuid, key)).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      await rows.query(
+        `UPDATE idempotency_keys SET created_at = created_at - interval '61 seconds' WHERE sender_xuid = $1 AND key = $2`,
+        [sender.xuid, key],
+      );
+      retry = await sendWithKey(sender.xuid, [{ xuid: recipient.xuid }], key);
+      original = await first;
+    } finally {
+      await rows.query(`DROP TRIGGER ${name} ON messages`);
+      await rows.query(`DROP FUNCTION ${name}()`);
+      await rows.query(`DROP SEQUENCE ${name}_seq`);
+    }
+
+    // The retry took the key over and sent; the original, having lost its claim, stored nothing.
+    expect(retry.status).toBe(200);
+    expect(original.status).toBe(503);
+    expect(original.headers.get('retry-after')).toBe('1');
+    const stored = await rows.messagesOf(sender.xuid);
+    expect(stored.length).toBe(1);
+    expect(await keyRecord(sender.xuid, key)).toEqual([{ status_code: 200, message_id: stored[0].id }]);
+    expect(await quota.usage(sender.xuid)).toEqual({ messages: 1, recipients: 1, strangers: 1 });
+    // And the original's own retry gets the stored result.
+    expect((await sendWithKey(sender.xuid, [{ xuid: recipient.xuid }], key)).status).toBe(200);
+    expect(await rows.countOf(sender.xuid)).toBe(1);
+  });
+
   it('should accept a key of 255 visible ASCII characters', async () => {
     const sender = await createUser(url);
     const key = Array.from({ length: 255 }, (_, i) => String.fromCharCode(0x21 + (i % 94))).join('');

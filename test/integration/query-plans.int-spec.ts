@@ -1,12 +1,11 @@
 import { randomInt } from 'node:crypto';
 import pg, { Client } from 'pg';
-import { DataSource } from 'typeorm';
 import { Queryable, runMigrations, Statement } from '@app/shared/database';
 import { DIRECTORY_SQL } from '@app/shared/directory/directory.repository';
 import { MessageType } from '@app/shared/database/entities/message.entity';
 import { DELIVERY_SQL } from '../../apps/delivery/src/delivery.repository';
 import { INBOX_SQL } from '../../apps/gateway/src/inbox/inbox.repository';
-import { IdempotencyRepository } from '../../apps/gateway/src/outbox/idempotency.repository';
+import { IDEMPOTENCY_SQL } from '../../apps/gateway/src/outbox/idempotency.repository';
 import { OUTBOX_SQL } from '../../apps/gateway/src/outbox/outbox.repository';
 import { dropTestDatabase } from '../setup/global-teardown';
 import { withClient, withDatabase } from '../setup/postgres-admin';
@@ -162,15 +161,39 @@ const CASES: PlanCase[] = [
     uses: () => [],
   },
   {
-    // Not exported: IdempotencyRepository.complete hands its statement to the Queryable it is given.
-    label: 'IdempotencyRepository.complete',
-    statement: (tx) =>
-      new IdempotencyRepository(undefined as unknown as DataSource).complete(
-        tx,
-        { senderXuid: '1' as never, key: 'k' },
-        'ID',
-      ),
-    params: (f) => [f.idempotency.senderXuid, f.idempotency.key, 'ZZZZZZZZZZ0000000000000000'],
+    label: 'idempotency.claim',
+    statement: IDEMPOTENCY_SQL.claim,
+    params: (f) => [f.idempotency.senderXuid, f.idempotency.key, 'f'.repeat(64), 86_400],
+    uses: () => [],
+  },
+  {
+    label: 'idempotency.find',
+    statement: IDEMPOTENCY_SQL.find,
+    params: (f) => [f.idempotency.senderXuid, f.idempotency.key],
+    uses: (f) => [f.pk.idempotency_keys],
+  },
+  {
+    label: 'idempotency.take-over',
+    statement: IDEMPOTENCY_SQL.takeOver,
+    params: (f) => [f.idempotency.senderXuid, f.idempotency.key, '2026-01-01 00:00:00+00', 60],
+    uses: (f) => [f.pk.idempotency_keys],
+  },
+  {
+    label: 'idempotency.complete',
+    statement: IDEMPOTENCY_SQL.complete,
+    params: (f) => [f.idempotency.senderXuid, f.idempotency.key, '2026-01-01 00:00:00+00', 'ZZZZZZZZZZ0000000000000000'],
+    uses: (f) => [f.pk.idempotency_keys],
+  },
+  {
+    label: 'idempotency.release',
+    statement: IDEMPOTENCY_SQL.release,
+    params: (f) => [f.idempotency.senderXuid, f.idempotency.key, '2026-01-01 00:00:00+00'],
+    uses: (f) => [f.pk.idempotency_keys],
+  },
+  {
+    label: 'idempotency.delete-expired',
+    statement: IDEMPOTENCY_SQL.deleteExpired,
+    params: (f) => [f.idempotency.senderXuid, f.idempotency.key],
     uses: (f) => [f.pk.idempotency_keys],
   },
   {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { createHash } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError, ERRORS } from '@app/shared/errors';
 import { JsonNumber, Xuid } from '@app/shared/xuid';
@@ -7,10 +7,20 @@ import { IdempotencyClaim, IdempotencyRepository } from './idempotency.repositor
 
 const KEY_SHAPE = /^[\x21-\x7e]{1,255}$/;
 const KEY_TTL_SECONDS = 24 * 3600;
-// A first request still unanswered after this long died with its process.
-const ABANDONED_AFTER_SECONDS = 60;
-const POLL_MS = 25;
+// A first request still unanswered after this long most likely died with its
+// process; if it did not, the fence stops it from storing a second message.
+export const ABANDONED_AFTER_SECONDS = 60;
+// A waiting retry looks again after 25 ms, doubling up to 1 s, each wait
+// jittered, so a slow database is not hit harder by the retries piling up.
+const FIRST_WAIT_MS = 25;
+const LONGEST_WAIT_MS = 1000;
 const MAX_WAIT_MS = 30_000;
+
+/** The n-th wait (from 0): exponential, capped, with full jitter over its upper half. */
+export function waitBefore(attempt: number): number {
+  const ceiling = Math.min(LONGEST_WAIT_MS, FIRST_WAIT_MS * 2 ** attempt);
+  return Math.ceil(ceiling / 2) + randomInt(Math.floor(ceiling / 2) + 1);
+}
 
 /**
  * `Idempotency-Key` on POST outbox (beyond the original service): a retry with
@@ -34,35 +44,36 @@ export class IdempotencyService {
       return;
     }
     if (typeof header !== 'string' || !KEY_SHAPE.test(header)) throw new AppError(ERRORS.IDEMPOTENCY_KEY_INVALID);
-    const claim: IdempotencyClaim = { senderXuid, key: header };
+    const key = header;
     const requestHash = createHash('sha256').update(canonicalJson(body)).digest('hex');
 
     const deadline = Date.now() + MAX_WAIT_MS;
-    while (Date.now() < deadline) {
-      if (await this.records.claim(claim, requestHash, KEY_TTL_SECONDS)) {
-        try {
-          await send(claim);
-          return;
-        } catch (error) {
-          await this.records.release(claim, 'in-flight');
-          throw error;
+    for (let attempt = 0; Date.now() < deadline; ) {
+      let claim = await this.records.claim(senderXuid, key, requestHash, KEY_TTL_SECONDS);
+      if (claim === null) {
+        const record = await this.records.find(senderXuid, key);
+        if (record === null) continue;
+        if (record.expired) {
+          await this.records.deleteExpired(senderXuid, key);
+          continue;
+        }
+        if (record.requestHash !== requestHash) throw new AppError(ERRORS.IDEMPOTENCY_KEY_REUSED);
+        if (record.completed) return;
+        if (record.ageSeconds > ABANDONED_AFTER_SECONDS) {
+          claim = await this.records.takeOver(senderXuid, key, record, ABANDONED_AFTER_SECONDS);
+        }
+        if (claim === null) {
+          await sleep(waitBefore(attempt++));
+          continue;
         }
       }
-      const record = await this.records.find(claim);
-      if (record === null) continue;
-      if (record.expired) {
-        await this.records.release(claim, 'expired');
-        continue;
+      try {
+        await send(claim);
+        return;
+      } catch (error) {
+        await this.records.release(claim);
+        throw error;
       }
-      if (record.requestHash !== requestHash) {
-        throw new AppError(ERRORS.IDEMPOTENCY_KEY_REUSED);
-      }
-      if (record.completed) return;
-      if (record.ageSeconds > ABANDONED_AFTER_SECONDS) {
-        await this.records.release(claim, 'stale', ABANDONED_AFTER_SECONDS);
-        continue;
-      }
-      await sleep(POLL_MS);
     }
     throw new AppError(ERRORS.DEPENDENCY_UNAVAILABLE, 'The first request with this Idempotency-Key is still running; retry later.', 1);
   }

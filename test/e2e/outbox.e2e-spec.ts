@@ -608,6 +608,30 @@ describe('POST /users/xuid({xuid})/outbox', () => {
   });
 
   describe('503', () => {
+    it('should answer 503 with Retry-After when storing outlasts the statement timeout, and charge nothing', async () => {
+      const bounded = await startGateway({ QUOTA_PORT: stack.quota.rpcPort, REDIS_PREFIX: prefix, DATABASE_STATEMENT_TIMEOUT_MS: 300 });
+      const sender = await createUser(url);
+      const recipient = await createUser(url);
+      const name = `hang_insert_${sender.xuid}`;
+      await rows.query(`CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(30); RETURN NEW; END $$`);
+      await rows.query(
+        `CREATE TRIGGER ${name} BEFORE INSERT ON messages FOR EACH ROW
+           WHEN (NEW.sender_xuid = ${sender.xuid}::numeric) EXECUTE FUNCTION ${name}()`,
+      );
+      let response;
+      try {
+        response = await send(bounded.url, sender.xuid, [{ xuid: recipient.xuid }]);
+      } finally {
+        await rows.query(`DROP TRIGGER ${name} ON messages`);
+        await rows.query(`DROP FUNCTION ${name}()`);
+        await bounded.close();
+      }
+
+      expectError(response, 503, 'gateway', 1006, 'A dependency is unavailable; retry later.');
+      expect(response.headers.get('retry-after')).toBe('1');
+      await expectNothingKept(sender.xuid);
+    });
+
     it('should answer 503 with Retry-After and store nothing when the quota service is down', async () => {
       const down = await startGateway({ QUOTA_PORT: await freePort(), REDIS_PREFIX: prefix });
       try {

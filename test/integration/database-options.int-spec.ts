@@ -28,4 +28,22 @@ describe('database connection options', () => {
   it('should leave the plan cache mode alone when statements are not prepared', async () => {
     expect(await planCacheModeWith('false')).toBe('auto');
   });
+
+  it("should bound every statement and idle transaction by the services' timeout, and leave scripts unbounded", async () => {
+    const settings = async (timeout?: number): Promise<Record<string, string>> => {
+      const dataSource = new DataSource(createDataSourceOptions({ DATABASE_URL: testDatabaseUrl(), DATABASE_POOL_SIZE: 1 }, timeout));
+      await dataSource.initialize();
+      try {
+        const [row] = await dataSource.query(
+          `SELECT current_setting('statement_timeout') AS statement, current_setting('idle_in_transaction_session_timeout') AS idle`,
+        );
+        return row;
+      } finally {
+        await dataSource.destroy();
+      }
+    };
+
+    expect(await settings(1500)).toEqual({ statement: '1500ms', idle: '1500ms' });
+    expect(await settings()).toEqual({ statement: '0', idle: '0' });
+  });
 });

@@ -30,6 +30,16 @@ export class SharedConfig {
   @IsIn(['true', 'false'])
   DATABASE_PREPARED_STATEMENTS: 'true' | 'false' = 'true';
 
+  /**
+   * Longest a service's statement may run (or wait for a lock) before
+   * Postgres cancels it; the request then answers 503 with Retry-After. A
+   * transaction left idle this long (a hung process holding locks) is ended
+   * too. Migrations and the bulk import run without it.
+   */
+  @IsInt()
+  @Min(100)
+  DATABASE_STATEMENT_TIMEOUT_MS: number = 5000;
+
   @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' })
   REDIS_URL: string = 'redis://127.0.0.1:6379';
 

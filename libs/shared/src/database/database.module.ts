@@ -15,7 +15,7 @@ export class DatabaseModule {
       module: DatabaseModule,
       imports: [
         TypeOrmModule.forRoot({
-          ...createDataSourceOptions(config),
+          ...createDataSourceOptions(config, config.DATABASE_STATEMENT_TIMEOUT_MS),
           // Give a starting Postgres about 30 s before the process gives up.
           retryAttempts: 10,
           retryDelay: 3000,

@@ -24,8 +24,14 @@ types.setTypeParser(NUMERIC_ARRAY_OID, types.getTypeParser(TEXT_ARRAY_OID));
  */
 export const GENERIC_PLANS = '-c plan_cache_mode=force_generic_plan';
 
+/**
+ * `statementTimeoutMs`, when given, bounds every statement of the pool's
+ * connections and every transaction left idle (the services pass
+ * DATABASE_STATEMENT_TIMEOUT_MS; migrations and scripts pass nothing).
+ */
 export function createDataSourceOptions(
   config: Pick<SharedConfig, 'DATABASE_URL' | 'DATABASE_POOL_SIZE'> & Partial<Pick<SharedConfig, 'DATABASE_PREPARED_STATEMENTS'>>,
+  statementTimeoutMs?: number,
 ): DataSourceOptions {
   return {
     type: 'postgres',
@@ -40,6 +46,9 @@ export function createDataSourceOptions(
       max: config.DATABASE_POOL_SIZE,
       connectionTimeoutMillis: 5000,
       ...(config.DATABASE_PREPARED_STATEMENTS === 'false' ? {} : { options: GENERIC_PLANS }),
+      ...(statementTimeoutMs === undefined
+        ? {}
+        : { statement_timeout: statementTimeoutMs, idle_in_transaction_session_timeout: statementTimeoutMs }),
     },
   };
 }

@@ -3,8 +3,9 @@ import { QueryFailedError } from 'typeorm';
 
 // Node socket errors: the peer is down, unreachable or went away.
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'EAI_AGAIN']);
-// Postgres SQLSTATEs meaning "cannot serve now": shutting down, too many connections, out of resources.
-const PG_UNAVAILABLE = new Set(['57P01', '57P02', '57P03', '53300', '53400', '53000', '53100', '53200']);
+// Postgres SQLSTATEs meaning "cannot serve now": shutting down, too many connections, out of resources,
+// a statement cancelled by statement_timeout (57014) or a lock not granted in time (55P03).
+const PG_UNAVAILABLE = new Set(['57P01', '57P02', '57P03', '53300', '53400', '53000', '53100', '53200', '57014', '55P03']);
 const UNAVAILABLE_MESSAGES = [
   /Connection terminated/i,
   /timeout exceeded when trying to connect/i,

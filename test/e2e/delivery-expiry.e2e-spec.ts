@@ -1,4 +1,7 @@
+import { Queue } from 'bullmq';
+import { DELIVERY_QUEUE } from '@app/shared/contracts';
 import { MessageType } from '@app/shared/database/entities/message.entity';
+import { redisOptionsFromUrl } from '@app/shared/redis';
 import { ERRORS } from '@app/shared/errors';
 import { Xuid } from '@app/shared/xuid';
 import { DeliveryService } from '../../apps/delivery/src/delivery.service';
@@ -7,6 +10,7 @@ import { DeliveredMessage, expectedItem, inboxPath, request } from '../factories
 import { bearer, createUser, TestUser } from '../factories/users.factory';
 import { deleteRedisKeys, privateRedisPrefix } from '../setup/redis-namespace';
 import { RunningQuota, RunningService, startDelivery, startGateway, startQuota } from '../setup/services';
+import { testRedisUrl } from '../setup/test-env';
 
 const SHORT_TTL_SECONDS = 3;
 const DAY_MS = 86_400_000;
@@ -117,6 +121,27 @@ describe('delivery: message expiry and purge', () => {
     expect(await rows.inboxes([recipient.xuid])).toEqual(new Map([[recipient.xuid, stays.map((m) => m.id)]]));
     expect(await rows.counters([recipient.xuid])).toEqual(new Map([[recipient.xuid, 2]]));
     expect((await listing(recipient.xuid)).body.pagingInfo.totalItems).toBe(2);
+  });
+
+  it('should purge while the delivery queue is paused: maintenance has a queue of its own', async () => {
+    const sender = await createUser(longLived.url);
+    const recipient = await createUser(longLived.url);
+    const deliveries = new Queue(DELIVERY_QUEUE, { connection: redisOptionsFromUrl(testRedisUrl()), prefix });
+    await deliveries.pause();
+    try {
+      await sendAll(shortLived.url, [{ sender: sender.xuid, recipients: [recipient.xuid], text: 'stuck behind a paused queue' }], 1);
+      const [id] = await rows.messageIdsOf([sender.xuid]);
+      expect(await rows.deliveredCount([id])).toBe(0);
+
+      await eventually(
+        () => rows.query<{ n: number }>(`SELECT count(*)::int AS n FROM messages WHERE id = $1`, [id]),
+        ([row]) => row.n === 0,
+      );
+      expect(await rows.inboxes([recipient.xuid])).toEqual(new Map([[recipient.xuid, []]]));
+    } finally {
+      await deliveries.resume();
+      await deliveries.close();
+    }
   });
 
   it('should write no entry when a message expired before it could be delivered', async () => {

@@ -239,15 +239,21 @@ const CASES: PlanCase[] = [
     uses: (f) => [f.pk.messages, f.pk.users, f.pk.blocks, f.pk.friendships],
   },
   {
-    label: 'delivery.undelivered-ids (maintenance)',
-    statement: DELIVERY_SQL.undeliveredIds,
-    params: () => [30, 1000],
+    label: 'delivery.undelivered (maintenance, from the head)',
+    statement: DELIVERY_SQL.undelivered,
+    params: () => [30, new Date(0), '', 1000],
+    uses: () => ['messages_undelivered_idx'],
+  },
+  {
+    label: 'delivery.undelivered (maintenance, after a cursor)',
+    statement: DELIVERY_SQL.undelivered,
+    params: () => [30, new Date(Date.now() - 3600_000), '01J0000000000000000000000', 1000],
     uses: () => ['messages_undelivered_idx'],
   },
   {
     label: 'delivery.lock-expired (maintenance)',
     statement: DELIVERY_SQL.lockExpired,
-    params: () => [200],
+    params: () => [500],
     uses: () => ['messages_expiration_idx'],
   },
   {

@@ -2,7 +2,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Module } from '@nestjs/common';
 import Redis from 'ioredis';
 import { ConfigModule } from '@app/shared/config';
-import { DELIVERY_QUEUE } from '@app/shared/contracts';
+import { DELIVERY_QUEUE, MAINTENANCE_QUEUE } from '@app/shared/contracts';
 import { DatabaseModule } from '@app/shared/database';
 import { HealthModule, PostgresReadinessCheck, RedisReadinessCheck } from '@app/shared/http';
 import { LoggingModule } from '@app/shared/logging';
@@ -15,6 +15,7 @@ import { DeliveryMetrics } from './delivery.metrics';
 import { DeliveryProcessor } from './delivery.processor';
 import { DeliveryRepository } from './delivery.repository';
 import { DeliveryService } from './delivery.service';
+import { MaintenanceProcessor } from './maintenance.processor';
 import { MaintenanceService } from './maintenance.service';
 
 @Module({})
@@ -29,7 +30,7 @@ export class DeliveryModule {
         DatabaseModule.forRoot(config),
         RedisModule.forRoot(config),
         BullModule.forRoot(workerQueueOptions(config)),
-        BullModule.registerQueue({ name: DELIVERY_QUEUE }),
+        BullModule.registerQueue({ name: DELIVERY_QUEUE }, { name: MAINTENANCE_QUEUE }),
         HealthModule.forRoot({ checks: [PostgresReadinessCheck, RedisReadinessCheck] }),
       ],
       providers: [
@@ -38,6 +39,7 @@ export class DeliveryModule {
         DeliveryService,
         DeliveryRepository,
         MaintenanceService,
+        MaintenanceProcessor,
         DeliveryMetrics,
         { provide: QuotaLedger, inject: [REDIS_CLIENT], useFactory: (redis: Redis) => new QuotaLedger(redis, config.REDIS_PREFIX) },
       ],

@@ -1,11 +1,10 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
-import { BeforeApplicationShutdown, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
+import { Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 import { Job } from 'bullmq';
 import { DELIVERY_JOBS, DELIVERY_QUEUE, DeliverMessageJob, DeliverMessagesJob, DeliveryJobName } from '@app/shared/contracts';
 import { DeliveryConfig } from './delivery.config';
 import { DeliveryBatcher } from './delivery.batcher';
 import { DeliveryMetrics } from './delivery.metrics';
-import { MaintenanceService } from './maintenance.service';
 
 // A worker that dies keeps its active jobs locked until the lock expires, and
 // only BullMQ's stalled check hands them on (the sweeper leaves active jobs
@@ -20,23 +19,13 @@ const STALLED_CHECK_MS = 5_000;
  * backoff; handlers are idempotent, so a retry or a second worker racing on the
  * same message never writes an entry twice.
  */
-const RESCHEDULE_EVERY_MS = 30_000;
-
-// The jobs that carry messages (the others are the periodic sweep and purge).
-const DELIVERY_WORK = new Set<string>([DELIVERY_JOBS.deliverMessage, DELIVERY_JOBS.deliverMessages]);
-
 @Processor(DELIVERY_QUEUE, { autorun: false, lockDuration: JOB_LOCK_MS, stalledInterval: STALLED_CHECK_MS })
-export class DeliveryProcessor
-  extends WorkerHost
-  implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown
-{
-  private rescheduler?: NodeJS.Timeout;
+export class DeliveryProcessor extends WorkerHost implements OnModuleInit, OnApplicationBootstrap {
   private readonly logger = new Logger(DeliveryProcessor.name);
   private readonly handlers: Record<DeliveryJobName, (job: Job) => Promise<unknown>>;
 
   constructor(
     private readonly batcher: DeliveryBatcher,
-    private readonly maintenance: MaintenanceService,
     private readonly metrics: DeliveryMetrics,
     private readonly config: DeliveryConfig,
   ) {
@@ -46,8 +35,6 @@ export class DeliveryProcessor
         // Settles once the message's batch has committed.
         this.batcher.deliver(job.data.messageId),
       [DELIVERY_JOBS.deliverMessages]: (job: Job<DeliverMessagesJob>) => this.deliverAll(job.data.messages),
-      [DELIVERY_JOBS.redeliverSweep]: () => this.maintenance.sweep(),
-      [DELIVERY_JOBS.purgeExpired]: () => this.maintenance.purge(),
     };
   }
 
@@ -56,27 +43,16 @@ export class DeliveryProcessor
     if (missing.length > 0) throw new Error(`No handler for delivery job(s): ${missing.join(', ')}`);
   }
 
-  async onApplicationBootstrap(): Promise<void> {
-    await this.maintenance.schedule();
-    // The schedules live in Redis: if Redis loses its data while this worker
-    // runs, registering them again (idempotent) brings the sweeper back.
-    this.rescheduler = setInterval(() => {
-      this.maintenance.schedule().catch((error: Error) => this.logger.warn(`Could not register schedules: ${error.message}`));
-    }, RESCHEDULE_EVERY_MS);
-    this.rescheduler.unref();
+  onApplicationBootstrap(): void {
     this.worker.concurrency = this.config.DELIVERY_CONCURRENCY;
     void this.worker.run();
-  }
-
-  beforeApplicationShutdown(): void {
-    clearInterval(this.rescheduler);
   }
 
   async process(job: Job): Promise<unknown> {
     const handler = this.handlers[job.name as DeliveryJobName];
     if (!handler) throw new Error(`Unknown job name "${job.name}"`);
     const started = Date.now();
-    if (DELIVERY_WORK.has(job.name) && job.attemptsMade === 0) {
+    if (job.attemptsMade === 0) {
       this.metrics.queueWait.observe(Math.max(0, started - job.timestamp) / 1000);
     }
     const result = await handler(job);

@@ -24,6 +24,14 @@ export interface BatchResult {
   dropped: DropReason[];
 }
 
+/** Where a sweep of the undelivered list stopped. */
+export interface UndeliveredCursor {
+  sent: Date;
+  id: string;
+}
+
+export const SWEEP_START: UndeliveredCursor = { sent: new Date(0), id: '' };
+
 export interface PurgeResult {
   messages: number;
   entries: number;
@@ -111,11 +119,17 @@ export const DELIVERY_SQL = {
        LEFT JOIN written w ON w.id = q.id
        LEFT JOIN drops d ON d.id = q.id`,
   ),
-  undeliveredIds: statement<[olderThanSeconds: number, limit: number], { id: string }>(
-    'delivery.undelivered-ids',
-    `SELECT id FROM messages
+  // Keyset over (sent, id), so successive sweeps walk the whole undelivered
+  // list instead of meeting the same head every time.
+  undelivered: statement<
+    [olderThanSeconds: number, afterSent: Date, afterId: string, limit: number],
+    { id: string; request_id: string | null; sent: Date }
+  >(
+    'delivery.undelivered',
+    `SELECT id, request_id, sent FROM messages
       WHERE delivered_at IS NULL AND sent < now() - make_interval(secs => $1)
-      ORDER BY sent LIMIT $2`,
+        AND sent >= $2 AND (sent, id) > ($2, $3::varchar)
+      ORDER BY sent, id LIMIT $4`,
   ),
   lockExpired: statement<[limit: number], { id: string; recipients: string[] }>(
     'delivery.lock-expired',
@@ -165,10 +179,16 @@ export class DeliveryRepository {
     return this.database.rows(DELIVERY_SQL.deliver, [[...messageIds].sort()]);
   }
 
-  /** Accepted messages not delivered within `olderThanSeconds`, oldest first. */
-  async undeliveredIds(olderThanSeconds: number, limit: number): Promise<string[]> {
-    const rows = await this.database.rows(DELIVERY_SQL.undeliveredIds, [olderThanSeconds, limit]);
-    return rows.map((row) => row.id);
+  /**
+   * Accepted messages not delivered within `olderThanSeconds`, oldest first,
+   * after the cursor (sent, id) of the previous call.
+   */
+  undelivered(
+    olderThanSeconds: number,
+    after: UndeliveredCursor,
+    limit: number,
+  ): Promise<{ id: string; request_id: string | null; sent: Date }[]> {
+    return this.database.rows(DELIVERY_SQL.undelivered, [olderThanSeconds, after.sent, after.id, limit]);
   }
 
   /**

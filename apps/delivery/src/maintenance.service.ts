@@ -1,29 +1,53 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
-import { DELIVER_MESSAGE_JOB_OPTIONS, DELIVERY_JOBS, DELIVERY_QUEUE, DeliverMessageJob } from '@app/shared/contracts';
+import {
+  DELIVER_MESSAGE_JOB_OPTIONS,
+  DELIVERY_JOBS,
+  DELIVERY_QUEUE,
+  DeliverMessageJob,
+  MAINTENANCE_JOBS,
+  MAINTENANCE_QUEUE,
+} from '@app/shared/contracts';
 import { DeliveryConfig } from './delivery.config';
 import { DeliveryMetrics } from './delivery.metrics';
-import { DeliveryRepository } from './delivery.repository';
+import { DeliveryRepository, SWEEP_START, UndeliveredCursor } from './delivery.repository';
 
 const SWEEP_BATCH = 1000;
-const PURGE_BATCH = 200;
-// A purge run stops after this long; the next run continues.
-const PURGE_BUDGET_MS = 5000;
+export const PURGE_BATCH = 500;
+// A purge job stops after this long; if expired rows remain, it queues its own
+// continuation at once, so the periodic sweep gets its turn in between.
+const PURGE_BUDGET_MS = 10_000;
+const KEYS_BATCH = 5000;
+
+const SCHEDULE_OPTIONS = { removeOnComplete: true, removeOnFail: 100 };
+
+export interface PurgeTotals {
+  messages: number;
+  entries: number;
+  idempotencyKeys: number;
+  /** Whether expired rows were left for the continuation job. */
+  more: boolean;
+}
 
 /**
- * The periodic jobs. The sweeper makes Postgres, not the queue, the source of
- * truth: an accepted message that is still undelivered after
- * REDELIVER_AFTER_SECONDS gets its job back, whether the queue lost it (Redis
- * restarted without persistence, flushed, the enqueue failed) or the job
- * exhausted its attempts. The purge deletes expired messages and entries.
+ * The periodic jobs, on their own queue. The sweeper makes Postgres, not the
+ * queue, the source of truth: an accepted message that is still undelivered
+ * after REDELIVER_AFTER_SECONDS gets its job back, whether the queue lost it
+ * (Redis restarted without persistence, flushed, the enqueue failed) or the
+ * job exhausted its attempts. The purge deletes expired messages, entries and
+ * Idempotency-Key records, as fast as Postgres allows.
  */
 @Injectable()
 export class MaintenanceService {
   private readonly logger = new Logger(MaintenanceService.name);
+  // Where this process's last sweep stopped: each sweep takes the next part of
+  // the undelivered list, so messages failing at its head cannot starve the rest.
+  private cursor: UndeliveredCursor = SWEEP_START;
 
   constructor(
-    @InjectQueue(DELIVERY_QUEUE) private readonly queue: Queue<DeliverMessageJob>,
+    @InjectQueue(DELIVERY_QUEUE) private readonly deliveries: Queue<DeliverMessageJob>,
+    @InjectQueue(MAINTENANCE_QUEUE) private readonly maintenance: Queue,
     private readonly repository: DeliveryRepository,
     private readonly metrics: DeliveryMetrics,
     private readonly config: DeliveryConfig,
@@ -32,22 +56,28 @@ export class MaintenanceService {
   /** Registers the periodic jobs; BullMQ keeps one schedule per id however many workers register it. */
   async schedule(): Promise<void> {
     const sweepEvery = Math.max(1000, Math.floor((this.config.REDELIVER_AFTER_SECONDS * 1000) / 2));
-    await this.queue.upsertJobScheduler(DELIVERY_JOBS.redeliverSweep, { every: sweepEvery }, {
-      name: DELIVERY_JOBS.redeliverSweep,
-      opts: { removeOnComplete: true, removeOnFail: 100 },
-    });
-    await this.queue.upsertJobScheduler(DELIVERY_JOBS.purgeExpired, { every: this.config.PURGE_INTERVAL_SECONDS * 1000 }, {
-      name: DELIVERY_JOBS.purgeExpired,
-      opts: { removeOnComplete: true, removeOnFail: 100 },
-    });
+    await this.maintenance.upsertJobScheduler(
+      MAINTENANCE_JOBS.redeliverSweep,
+      { every: sweepEvery },
+      { name: MAINTENANCE_JOBS.redeliverSweep, opts: SCHEDULE_OPTIONS },
+    );
+    await this.maintenance.upsertJobScheduler(
+      MAINTENANCE_JOBS.purgeExpired,
+      { every: this.config.PURGE_INTERVAL_SECONDS * 1000 },
+      { name: MAINTENANCE_JOBS.purgeExpired, opts: SCHEDULE_OPTIONS },
+    );
+    // Before their own queue, the schedules lived on the delivery queue.
+    for (const legacy of Object.values(MAINTENANCE_JOBS)) await this.deliveries.removeJobScheduler(legacy);
   }
 
   /** Returns how many messages were enqueued again. */
   async sweep(): Promise<number> {
-    const ids = await this.repository.undeliveredIds(this.config.REDELIVER_AFTER_SECONDS, SWEEP_BATCH);
+    const rows = await this.repository.undelivered(this.config.REDELIVER_AFTER_SECONDS, this.cursor, SWEEP_BATCH);
+    // At the end of the list, the next sweep starts over from its head.
+    this.cursor = rows.length < SWEEP_BATCH ? SWEEP_START : { sent: rows[rows.length - 1].sent, id: rows[rows.length - 1].id };
     let requeued = 0;
-    for (const messageId of ids) {
-      if (await this.requeue(messageId)) requeued++;
+    for (const row of rows) {
+      if (await this.requeue({ messageId: row.id, requestId: row.request_id ?? undefined })) requeued++;
     }
     if (requeued > 0) {
       this.metrics.redelivered.inc(requeued);
@@ -56,30 +86,41 @@ export class MaintenanceService {
     return requeued;
   }
 
-  /** Returns what was deleted. */
-  async purge(): Promise<{ messages: number; entries: number; idempotencyKeys: number }> {
+  /** Deletes expired rows for up to PURGE_BUDGET_MS; returns what it deleted. */
+  async purge(): Promise<PurgeTotals> {
     const deadline = Date.now() + PURGE_BUDGET_MS;
-    const total = { messages: 0, entries: 0, idempotencyKeys: 0 };
-    for (;;) {
-      const batch = await this.repository.purgeExpiredBatch(PURGE_BATCH);
-      total.messages += batch.messages;
-      total.entries += batch.entries;
-      if (batch.messages < PURGE_BATCH || Date.now() > deadline) break;
+    const total: PurgeTotals = { messages: 0, entries: 0, idempotencyKeys: 0, more: false };
+    let messagesLeft = true;
+    let keysLeft = true;
+    while ((messagesLeft || keysLeft) && Date.now() < deadline) {
+      if (messagesLeft) {
+        const batch = await this.repository.purgeExpiredBatch(PURGE_BATCH);
+        total.messages += batch.messages;
+        total.entries += batch.entries;
+        messagesLeft = batch.messages === PURGE_BATCH;
+      }
+      if (keysLeft) {
+        const keys = await this.repository.purgeIdempotencyKeys(KEYS_BATCH);
+        total.idempotencyKeys += keys;
+        keysLeft = keys === KEYS_BATCH;
+      }
     }
-    total.idempotencyKeys = await this.repository.purgeIdempotencyKeys(PURGE_BATCH * 10);
     this.metrics.purged.inc({ kind: 'messages' }, total.messages);
     this.metrics.purged.inc({ kind: 'inbox-entries' }, total.entries);
     this.metrics.purged.inc({ kind: 'idempotency-keys' }, total.idempotencyKeys);
+    total.more = messagesLeft || keysLeft;
+    if (total.more) await this.maintenance.add(MAINTENANCE_JOBS.purgeExpired, {}, SCHEDULE_OPTIONS);
     return total;
   }
 
   /**
-   * Gives a message its job back. A job still waiting, delayed or active is
-   * left alone; a failed one is retried; a finished or missing one is added
-   * again (the job id is the message id, so this never duplicates a live job).
+   * Gives a message its job back, keeping the request id of its send for the
+   * logs. A job still waiting, delayed or active is left alone; a failed one
+   * is retried; a finished or missing one is added again (the job id is the
+   * message id, so this never duplicates a live job).
    */
-  private async requeue(messageId: string): Promise<boolean> {
-    const job = await this.queue.getJob(messageId);
+  private async requeue(data: DeliverMessageJob): Promise<boolean> {
+    const job = await this.deliveries.getJob(data.messageId);
     if (job) {
       const state = await job.getState();
       if (state === 'failed') {
@@ -89,7 +130,7 @@ export class MaintenanceService {
       if (state !== 'completed' && state !== 'unknown') return false;
       await job.remove();
     }
-    await this.queue.add(DELIVERY_JOBS.deliverMessage, { messageId }, { ...DELIVER_MESSAGE_JOB_OPTIONS, jobId: messageId });
+    await this.deliveries.add(DELIVERY_JOBS.deliverMessage, data, { ...DELIVER_MESSAGE_JOB_OPTIONS, jobId: data.messageId });
     return true;
   }
 }

@@ -10,13 +10,26 @@ export const DELIVERY_JOBS = {
    * its event loop). {@link DeliverMessagesJob}
    */
   deliverMessages: 'deliver-messages',
-  /** Periodic: re-enqueue accepted messages never delivered. No payload. */
-  redeliverSweep: 'redeliver-sweep',
-  /** Periodic: delete expired inbox entries and messages. No payload. */
-  purgeExpired: 'purge-expired',
 } as const;
 
 export type DeliveryJobName = (typeof DELIVERY_JOBS)[keyof typeof DELIVERY_JOBS];
+
+/**
+ * The queue of the periodic maintenance, apart from deliveries so it never
+ * waits behind a delivery backlog (and a long purge never holds a delivery
+ * slot). Every delivery process works it, one job at a time.
+ */
+export const MAINTENANCE_QUEUE = 'maintenance';
+
+/** Job names on {@link MAINTENANCE_QUEUE}. No payloads. */
+export const MAINTENANCE_JOBS = {
+  /** Periodic: re-enqueue accepted messages never delivered. */
+  redeliverSweep: 'redeliver-sweep',
+  /** Periodic, and again at once while expired rows remain: delete expired messages, entries and keys. */
+  purgeExpired: 'purge-expired',
+} as const;
+
+export type MaintenanceJobName = (typeof MAINTENANCE_JOBS)[keyof typeof MAINTENANCE_JOBS];
 
 /**
  * Payload of {@link DELIVERY_JOBS.deliverMessage}: ids only, Postgres holds the
@@ -46,7 +59,9 @@ export interface DeliverMessagesJob {
  */
 export const DELIVER_MESSAGE_JOB_OPTIONS = {
   attempts: 8,
-  backoff: { type: 'exponential', delay: 500 },
+  // Jittered over the upper half, so jobs that failed together (a dependency
+  // outage) do not all come back at the same instant once it recovers.
+  backoff: { type: 'exponential', delay: 500, jitter: 0.5 },
   removeOnComplete: { age: 3600, count: 10_000 },
   removeOnFail: { age: 7 * 24 * 3600, count: 50_000 },
 } as const;

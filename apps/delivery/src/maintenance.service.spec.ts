@@ -1,0 +1,107 @@
+import { getQueueToken } from '@nestjs/bullmq';
+import { Test } from '@nestjs/testing';
+import { DELIVERY_JOBS, DELIVERY_QUEUE, MAINTENANCE_JOBS, MAINTENANCE_QUEUE } from '@app/shared/contracts';
+import { DeliveryConfig } from './delivery.config';
+import { DeliveryMetrics } from './delivery.metrics';
+import { DeliveryRepository, SWEEP_START } from './delivery.repository';
+import { MaintenanceService, PURGE_BATCH } from './maintenance.service';
+
+const row = (n: number) => ({ id: `M${String(n).padStart(5, '0')}`, request_id: `req-${n}`, sent: new Date(1_000_000 + n) });
+
+describe('MaintenanceService', () => {
+  let repository: { undelivered: jest.Mock; purgeExpiredBatch: jest.Mock; purgeIdempotencyKeys: jest.Mock };
+  let deliveries: { getJob: jest.Mock; add: jest.Mock; removeJobScheduler: jest.Mock };
+  let maintenance: { add: jest.Mock; upsertJobScheduler: jest.Mock };
+  let service: MaintenanceService;
+
+  beforeEach(async () => {
+    repository = { undelivered: jest.fn(), purgeExpiredBatch: jest.fn(), purgeIdempotencyKeys: jest.fn().mockResolvedValue(0) };
+    deliveries = { getJob: jest.fn().mockResolvedValue(undefined), add: jest.fn(), removeJobScheduler: jest.fn() };
+    maintenance = { add: jest.fn(), upsertJobScheduler: jest.fn() };
+    const counter = { inc: jest.fn() };
+    const moduleRef = await Test.createTestingModule({
+      providers: [
+        MaintenanceService,
+        { provide: DeliveryRepository, useValue: repository },
+        { provide: getQueueToken(DELIVERY_QUEUE), useValue: deliveries },
+        { provide: getQueueToken(MAINTENANCE_QUEUE), useValue: maintenance },
+        { provide: DeliveryMetrics, useValue: { redelivered: counter, purged: counter } },
+        { provide: DeliveryConfig, useValue: Object.assign(new DeliveryConfig(), { REDELIVER_AFTER_SECONDS: 30 }) },
+      ],
+    }).compile();
+    service = moduleRef.get(MaintenanceService);
+  });
+
+  it('should walk the undelivered list a page per sweep, then start over, so a failing head cannot starve the rest', async () => {
+    const firstPage = Array.from({ length: 1000 }, (_, i) => row(i));
+    const lastPage = [row(1000), row(1001)];
+    repository.undelivered.mockResolvedValueOnce(firstPage).mockResolvedValueOnce(lastPage).mockResolvedValueOnce([row(0)]);
+
+    await service.sweep();
+    await service.sweep();
+    await service.sweep();
+
+    expect(repository.undelivered.mock.calls.map((call) => call[1])).toEqual([
+      SWEEP_START,
+      { sent: firstPage[999].sent, id: firstPage[999].id },
+      SWEEP_START,
+    ]);
+  });
+
+  it('should give a lost message its job back with the request id of its send', async () => {
+    repository.undelivered.mockResolvedValueOnce([row(7)]);
+
+    expect(await service.sweep()).toBe(1);
+
+    expect(deliveries.add).toHaveBeenCalledWith(
+      DELIVERY_JOBS.deliverMessage,
+      { messageId: 'M00007', requestId: 'req-7' },
+      expect.objectContaining({ jobId: 'M00007' }),
+    );
+  });
+
+  it('should leave a message whose job is still live alone, and retry a failed one', async () => {
+    repository.undelivered.mockResolvedValueOnce([row(1), row(2)]);
+    const failed = { getState: jest.fn().mockResolvedValue('failed'), retry: jest.fn() };
+    const waiting = { getState: jest.fn().mockResolvedValue('waiting') };
+    deliveries.getJob.mockImplementation((id: string) => (id === 'M00001' ? failed : waiting));
+
+    expect(await service.sweep()).toBe(1);
+
+    expect(failed.retry).toHaveBeenCalledWith('failed');
+    expect(deliveries.add).not.toHaveBeenCalled();
+  });
+
+  it('should purge batch after batch until one comes back short, without queueing a continuation', async () => {
+    repository.purgeExpiredBatch
+      .mockResolvedValueOnce({ messages: PURGE_BATCH, entries: 5 * PURGE_BATCH })
+      .mockResolvedValueOnce({ messages: 3, entries: 15 });
+
+    expect(await service.purge()).toEqual({ messages: PURGE_BATCH + 3, entries: 5 * PURGE_BATCH + 15, idempotencyKeys: 0, more: false });
+    expect(maintenance.add).not.toHaveBeenCalled();
+  });
+
+  it('should queue its own continuation at once when its time budget ends with expired rows left', async () => {
+    const realNow = Date.now.bind(Date);
+    let calls = 0;
+    // Time runs out after the first batch.
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + (calls++ > 1 ? 60_000 : 0));
+    repository.purgeExpiredBatch.mockResolvedValue({ messages: PURGE_BATCH, entries: PURGE_BATCH });
+    try {
+      expect((await service.purge()).more).toBe(true);
+    } finally {
+      clock.mockRestore();
+    }
+    expect(maintenance.add).toHaveBeenCalledWith(MAINTENANCE_JOBS.purgeExpired, {}, expect.any(Object));
+  });
+
+  it('should schedule the sweep and the purge on the maintenance queue and remove the old delivery-queue schedules', async () => {
+    await service.schedule();
+
+    expect(maintenance.upsertJobScheduler.mock.calls.map((call) => call[0])).toEqual([
+      MAINTENANCE_JOBS.redeliverSweep,
+      MAINTENANCE_JOBS.purgeExpired,
+    ]);
+    expect(deliveries.removeJobScheduler.mock.calls.map((call) => call[0])).toEqual(Object.values(MAINTENANCE_JOBS));
+  });
+});

@@ -4,7 +4,7 @@ import { DELIVER_MESSAGE_JOB_OPTIONS, DELIVERY_JOBS } from '@app/shared/contract
 import { Xuid } from '@app/shared/xuid';
 import { DeliveryRows, entryCounts, expectedInboxes, PlannedSend, planSends, sendAll } from '../factories/delivery.factory';
 import { createUsers, TestUser } from '../factories/users.factory';
-import { DeliveryProcess, spawnDelivery } from '../setup/delivery-process';
+import { DeliveryProcess, spawnDelivery } from '../setup/service-process';
 import { deleteRedisKeys, deliveryQueue, privateRedisPrefix } from '../setup/redis-namespace';
 import { startDelivery, startStack } from '../setup/services';
 import { cleanupsAfterEach } from '../setup/cleanups';

@@ -1,7 +1,7 @@
 import { Job } from 'bullmq';
 import { DeliveryRows, entryCounts, expectedInboxes, PlannedSend, planSends, sendAll } from '../factories/delivery.factory';
 import { createUsers, TestUser } from '../factories/users.factory';
-import { DeliveryProcess, spawnDelivery } from '../setup/delivery-process';
+import { DeliveryProcess, spawnDelivery } from '../setup/service-process';
 import { deleteRedisKeys, deliveryQueue, privateRedisPrefix } from '../setup/redis-namespace';
 import { startStack } from '../setup/services';
 import { cleanupsAfterEach } from '../setup/cleanups';

@@ -124,7 +124,7 @@ function useLocalServices(): Services {
 async function dropStaleDatabases(adminDatabaseUrl: string, now: number): Promise<void> {
   const stale = await withClient(adminDatabaseUrl, async (client) => {
     const { rows } = await client.query<{ datname: string }>(
-      `SELECT datname FROM pg_database WHERE datname ~ '^xblmsg_test_[0-9]+_[0-9]+$'`,
+      `SELECT datname FROM pg_database WHERE datname ~ '^xblmsg_test_[0-9]+_[0-9]+(_[a-z0-9]+)*$'`,
     );
     return rows.map((row) => row.datname).filter((name) => Number(name.split('_')[2]) < now - STALE_AFTER_SECONDS);
   }).catch(() => [] as string[]);

@@ -39,9 +39,11 @@ export async function releaseRun(state: RunState): Promise<void> {
         (state.containers.length > 0 ? ' (inside containers that are now stopped)' : ''),
     );
   } else {
-    await dropTestDatabase(state.adminDatabaseUrl, state.databaseName).catch((err: Error) =>
-      problems.push(`drop database ${state.databaseName}: ${err.message}`),
-    );
+    // The run's database, and the private ones suites made beside it (test/setup/private-database.ts).
+    const names = await runDatabases(state.adminDatabaseUrl, state.databaseName).catch(() => [state.databaseName]);
+    for (const name of names) {
+      await dropTestDatabase(state.adminDatabaseUrl, name).catch((err: Error) => problems.push(`drop database ${name}: ${err.message}`));
+    }
     await deleteRedisKeys(state.redisUrl, state.redisPrefix).catch((err: Error) =>
       problems.push(`delete Redis keys ${state.redisPrefix}*: ${err.message}`),
     );
@@ -54,8 +56,25 @@ export async function releaseRun(state: RunState): Promise<void> {
   if (problems.length > 0) throw new Error(`test cleanup failed:\n  ${problems.join('\n  ')}`);
 }
 
+/** A run's database (`xblmsg_test_<epoch>_<pid>`) or one of its suites' private ones (`..._<label>_<hex>`). */
+export const TEST_DATABASE_NAME = /^xblmsg_test_\d+_\d+(_[a-z0-9]+)*$/;
+
+async function runDatabases(adminDatabaseUrl: string, runDatabase: string): Promise<string[]> {
+  const client = new Client({ connectionString: adminDatabaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ datname: string }>(
+      `SELECT datname FROM pg_database WHERE datname = $1 OR starts_with(datname, $1 || '_')`,
+      [runDatabase],
+    );
+    return rows.map((row) => row.datname);
+  } finally {
+    await client.end();
+  }
+}
+
 export async function dropTestDatabase(adminDatabaseUrl: string, name: string): Promise<void> {
-  if (!/^xblmsg_test_\d+_\d+$/.test(name)) throw new Error(`refusing to drop non-test database "${name}"`);
+  if (!TEST_DATABASE_NAME.test(name)) throw new Error(`refusing to drop non-test database "${name}"`);
   const client = new Client({ connectionString: adminDatabaseUrl });
   await client.connect();
   try {

@@ -72,9 +72,10 @@ export function expectedInboxes(sends: PlannedSend[], idByText: Map<string, stri
 export class DeliveryRows {
   private constructor(readonly dataSource: DataSource) {}
 
-  static async open(): Promise<DeliveryRows> {
+  /** On the run's database, or on `databaseUrl` (a suite's private one). */
+  static async open(databaseUrl = testDatabaseUrl()): Promise<DeliveryRows> {
     const dataSource = new DataSource({
-      ...createDataSourceOptions({ DATABASE_URL: testDatabaseUrl(), DATABASE_POOL_SIZE: 3 }),
+      ...createDataSourceOptions({ DATABASE_URL: databaseUrl, DATABASE_POOL_SIZE: 3 }),
       logging: false,
     });
     return new DeliveryRows(await dataSource.initialize());

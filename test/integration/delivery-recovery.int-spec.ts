@@ -5,8 +5,8 @@ import { createUsers, TestUser } from '../factories/users.factory';
 import { deleteRedisKeys, deliveryQueue, privateRedisPrefix, redisKeysOf } from '../setup/redis-namespace';
 import { RunningService, startDelivery, startStack } from '../setup/services';
 import { TcpProxy } from '../setup/tcp-proxy';
-import { testDatabaseUrl } from '../setup/test-env';
 import { cleanupsAfterEach } from '../setup/cleanups';
+import { PrivateDatabase, privateDatabase } from '../setup/private-database';
 
 // Limits high enough for one sender to reach every recipient many times over.
 const ROOMY_QUOTA = { LIMIT_STRANGERS_PER_DAY: 100_000, LIMIT_RECIPIENTS_PER_DAY: 100_000 };
@@ -15,31 +15,39 @@ const ROOMY_QUOTA = { LIMIT_STRANGERS_PER_DAY: 100_000, LIMIT_RECIPIENTS_PER_DAY
  * CONTRACT section 2: an accepted message "will be delivered even if the queue
  * loses the job". Postgres holds every accepted message; the sweeper gives
  * undelivered ones their job back. Each test has its own Redis namespace, so it
- * can run without a worker and lose its keys without touching other suites.
+ * can run without a worker and lose its keys without touching other suites;
+ * the suite has its own database, so its fast sweepers deliver no other
+ * suite's deliberately undelivered messages.
  */
 describe('delivery: no accepted message is lost', () => {
+  let database: PrivateDatabase;
   let rows: DeliveryRows;
   // Last registered, first run: services close before their namespace's keys go.
   const cleanups = cleanupsAfterEach();
 
   beforeAll(async () => {
-    rows = await DeliveryRows.open();
+    database = await privateDatabase('recovery');
+    rows = await DeliveryRows.open(database.url);
   });
 
   afterAll(async () => {
     await rows?.close();
+    await database?.drop();
   });
 
   /** Gateway and quota on a private namespace, and no delivery worker on it. */
   async function stackWithoutWorker(prefix: string): Promise<string> {
     cleanups.push(() => deleteRedisKeys(prefix));
-    const stack = await startStack({ gateway: { REDIS_PREFIX: prefix }, quota: { REDIS_PREFIX: prefix, ...ROOMY_QUOTA } });
+    const stack = await startStack({
+      gateway: { REDIS_PREFIX: prefix, DATABASE_URL: database.url },
+      quota: { REDIS_PREFIX: prefix, ...ROOMY_QUOTA },
+    });
     cleanups.push(() => stack.close());
     return stack.gateway.url;
   }
 
   async function worker(settings: Record<string, string | number>): Promise<RunningService> {
-    const delivery = await startDelivery(settings);
+    const delivery = await startDelivery({ DATABASE_URL: database.url, ...settings });
     cleanups.push(() => delivery.close());
     return delivery;
   }
@@ -82,11 +90,11 @@ describe('delivery: no accepted message is lost', () => {
     const [id] = await rows.messageIdsOf([sender.xuid]);
 
     // The worker reaches Postgres through a proxy the test can cut.
-    const database = new URL(testDatabaseUrl());
-    const postgres = await new TcpProxy(database.hostname, Number(database.port || 5432)).start();
+    const target = new URL(database.url);
+    const postgres = await new TcpProxy(target.hostname, Number(target.port || 5432)).start();
     cleanups.push(() => postgres.stop());
     cleanups.push(() => deleteRedisKeys(workerPrefix));
-    await worker({ REDIS_PREFIX: workerPrefix, DATABASE_URL: postgres.rewrite(testDatabaseUrl()), REDELIVER_AFTER_SECONDS: 1 });
+    await worker({ REDIS_PREFIX: workerPrefix, DATABASE_URL: postgres.rewrite(database.url), REDELIVER_AFTER_SECONDS: 1 });
     const queue = deliveryQueue(workerPrefix);
     cleanups.push(() => queue.close());
 

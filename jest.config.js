@@ -12,9 +12,6 @@ const common = {
 module.exports = {
   // Integration suites start real services; hooks share this limit.
   testTimeout: 60000,
-  // A BullMQ or ioredis client still reconnecting after a test's simulated outage
-  // can keep the process alive after the last suite; never let that hang CI.
-  forceExit: true,
   projects: [
     {
       ...common,

@@ -41,7 +41,7 @@ export function cannon(options: CannonOptions): Promise<Measurement> {
         timeout: 10,
         requests: [{ setupRequest: (request) => ({ ...request, ...options.next() }) }],
       },
-      (error: unknown, result: autocannon.Result) => {
+      (error: Error | null, result: autocannon.Result) => {
         if (error) {
           fail(error);
           return;

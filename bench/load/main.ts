@@ -131,11 +131,11 @@ function parseOptions(): Options {
     deliveryPool: int('delivery-pool', 1),
     pollMs: int('poll-ms', 1),
     quietWait: int('quiet-wait', 0),
-    database: values.database as string,
-    json: (values.json as string | undefined) ?? join(ROOT, 'bench/load/results', `${stamp}.json`),
-    rebuild: values.rebuild as boolean,
-    cpuProf: values['cpu-prof'] as boolean,
-    keep: values.keep as boolean,
+    database: values.database,
+    json: values.json ?? join(ROOT, 'bench/load/results', `${stamp}.json`),
+    rebuild: values.rebuild,
+    cpuProf: values['cpu-prof'],
+    keep: values.keep,
   };
 }
 

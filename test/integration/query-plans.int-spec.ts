@@ -319,7 +319,7 @@ function indexesUsed(plan: PlanNode): string[] {
 }
 
 // The text node-postgres sends for a parameter (arrays as array literals, dates with their offset).
-const { prepareValue } = (pg as unknown as { utils: { prepareValue(value: unknown): string | null } }).utils;
+const { prepareValue } = (pg as unknown as { utils: { prepareValue: (value: unknown) => string | null } }).utils;
 
 /** The parameters as EXECUTE arguments: what the driver would send, as quoted literals of unknown type. */
 function executeArguments(client: Client, params: unknown[]): string {
@@ -335,13 +335,13 @@ async function statementOf(source: PlanCase['statement']): Promise<AnyStatement>
   if (typeof source !== 'function') return source;
   const seen: AnyStatement[] = [];
   const recorder: Queryable = {
-    run: async (statement) => {
-      seen.push(statement as unknown as AnyStatement);
-      return { rows: [], rowCount: 0 };
+    run: (statement) => {
+      seen.push(statement);
+      return Promise.resolve({ rows: [], rowCount: 0 });
     },
-    rows: async (statement) => {
-      seen.push(statement as unknown as AnyStatement);
-      return [];
+    rows: (statement) => {
+      seen.push(statement);
+      return Promise.resolve([]);
     },
   };
   await source(recorder);

@@ -15,7 +15,7 @@ describe('registerJsonBodyParser', () => {
   beforeAll(async () => {
     app = fastify();
     registerJsonBodyParser(app);
-    app.post('/echo', async (request) => {
+    app.post('/echo', (request) => {
       lastBody = request.body;
       try {
         const body = pipe.transform(request.body, { type: 'body' });
@@ -50,7 +50,7 @@ describe('registerJsonBodyParser', () => {
 
     expect(response.statusCode).toBe(200);
     expect(response.json()).toMatchObject({ rejected: true, errorCode: ERRORS.INVALID_JSON.code });
-    expect(response.json().message).toMatch(/^The request body is not valid JSON \(.+\)\.$/);
+    expect(response.json<{ message: string }>().message).toMatch(/^The request body is not valid JSON \(.+\)\.$/);
   });
 
   it.each([
@@ -87,7 +87,7 @@ describe('registerJsonBodyParser', () => {
     const response = await post(payload, { 'content-type': 'application/json' });
 
     expect(response.statusCode).toBe(200);
-    expect(response.json().rejected).toBe(false);
+    expect(response.json<{ rejected: boolean }>().rejected).toBe(false);
   });
 
   it('should answer 413 FST_ERR_CTP_BODY_TOO_LARGE when a JSON body is 64 KiB + 1', async () => {
@@ -97,14 +97,14 @@ describe('registerJsonBodyParser', () => {
     const response = await post(payload, { 'content-type': 'application/json' });
 
     expect(response.statusCode).toBe(413);
-    expect(response.json().code).toBe('FST_ERR_CTP_BODY_TOO_LARGE');
+    expect(response.json<{ code: string }>().code).toBe('FST_ERR_CTP_BODY_TOO_LARGE');
   });
 
   it('should answer 413 FST_ERR_CTP_BODY_TOO_LARGE when a body of another type is 64 KiB + 1', async () => {
     const response = await post(Buffer.alloc(BODY_LIMIT_BYTES + 1, 0x61), { 'content-type': 'text/plain' });
 
     expect(response.statusCode).toBe(413);
-    expect(response.json().code).toBe('FST_ERR_CTP_BODY_TOO_LARGE');
+    expect(response.json<{ code: string }>().code).toBe('FST_ERR_CTP_BODY_TOO_LARGE');
   });
 
   describe('RejectedBodyPipe', () => {

@@ -1,7 +1,5 @@
-import type { ReferenceObject, SchemaObject } from '@nestjs/swagger';
+import type { ReferenceObject } from '@nestjs/swagger';
 import { SchemaName, SCHEMAS } from '../openapi/schemas';
-
-type Schema = SchemaObject | ReferenceObject;
 
 // Documentation only: the serializer has no use for them.
 const DOCUMENTATION_KEYWORDS = new Set(['description', 'example', 'examples']);
@@ -24,12 +22,12 @@ function inline(schema: unknown): unknown {
   const ref = (schema as ReferenceObject).$ref;
   if (typeof ref === 'string') {
     if (!ref.startsWith(REF_PREFIX)) throw new Error(`Unsupported schema reference ${ref}`);
-    return inline(SCHEMAS[ref.slice(REF_PREFIX.length) as SchemaName] as Schema);
+    return inline(SCHEMAS[ref.slice(REF_PREFIX.length) as SchemaName]);
   }
   return Object.fromEntries(
-    Object.entries(schema)
+    Object.entries(schema as Record<string, unknown>)
       .filter(([key]) => !DOCUMENTATION_KEYWORDS.has(key))
-      .map(([key, value]) => [key, key === 'properties' ? inlineProperties(value) : inline(value)]),
+      .map(([key, value]) => [key, key === 'properties' ? inlineProperties(value as Record<string, unknown>) : inline(value)]),
   );
 }
 

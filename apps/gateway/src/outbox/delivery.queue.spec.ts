@@ -1,6 +1,8 @@
 import { Queue } from 'bullmq';
-import { DELIVER_MESSAGE_JOB_OPTIONS, DELIVERY_JOBS } from '@app/shared/contracts';
+import { DELIVER_MESSAGE_JOB_OPTIONS, DELIVERY_JOBS, DeliverMessageJob, DeliverMessagesJob } from '@app/shared/contracts';
 import { DeliveryQueue, MAX_MESSAGES_PER_JOB } from './delivery.queue';
+
+type DeliveryQueueJob = DeliverMessageJob | DeliverMessagesJob;
 
 interface Added {
   name: string;
@@ -9,7 +11,7 @@ interface Added {
 }
 
 /** A queue that records what is added, each add held until released. */
-function recordingQueue(): { queue: Queue; added: Added[]; release(error?: Error): void } {
+function recordingQueue(): { queue: Queue<DeliveryQueueJob>; added: Added[]; release: (error?: Error) => void } {
   const added: Added[] = [];
   const held: Array<{ resolve(): void; reject(error: Error): void }> = [];
   const queue = {
@@ -17,7 +19,7 @@ function recordingQueue(): { queue: Queue; added: Added[]; release(error?: Error
       added.push({ name, data, opts });
       return new Promise<void>((resolve, reject) => held.push({ resolve, reject }));
     },
-  } as unknown as Queue;
+  } as unknown as Queue<DeliveryQueueJob>;
   return {
     queue,
     added,

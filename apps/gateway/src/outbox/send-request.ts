@@ -63,7 +63,7 @@ export function parseSendRequest(body: unknown): SendRequest {
     }
     gamertags.push(entry.gamertag);
   });
-  return { xuids, gamertags, messageText: messageText as string };
+  return { xuids, gamertags, messageText };
 }
 
 function validateText(text: unknown): asserts text is string {

@@ -11,7 +11,7 @@ import { MIGRATIONS } from './migrations';
 type TypeId = Parameters<typeof types.setTypeParser>[0];
 const NUMERIC_ARRAY_OID = 1231 as TypeId;
 const TEXT_ARRAY_OID = 1009 as TypeId;
-types.setTypeParser(NUMERIC_ARRAY_OID, types.getTypeParser(TEXT_ARRAY_OID));
+types.setTypeParser(NUMERIC_ARRAY_OID, types.getTypeParser(TEXT_ARRAY_OID) as (value: string) => string[]);
 
 /**
  * With prepared statements, each connection plans them once, generically.

@@ -318,5 +318,7 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   if (value === null) return 'null';
   if (typeof value === 'object') return 'an object';
-  return String(value);
+  if (typeof value === 'boolean') return String(value);
+  // All else a parsed JSON value can be (its numbers are JsonNumber): undefined, when the property is absent.
+  return typeof value;
 }

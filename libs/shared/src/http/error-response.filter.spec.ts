@@ -47,7 +47,7 @@ describe('renderError', () => {
     expect(rendered.body).toEqual({
       errorSource: 'gateway',
       errorCode: 1000,
-      errorMessage: expect.stringMatching(/^An unexpected server error occurred\. Error id: [0-9a-f-]{36}\.$/),
+      errorMessage: expect.stringMatching(/^An unexpected server error occurred\. Error id: [0-9a-f-]{36}\.$/) as unknown,
     });
     expect(JSON.stringify(rendered.body)).not.toMatch(/SELECT|relation|secret/);
     const errorId = /Error id: ([0-9a-f-]{36})/.exec(rendered.body.errorMessage)![1];

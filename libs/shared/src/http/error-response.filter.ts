@@ -37,10 +37,10 @@ export function renderError(exception: unknown, logger: Logger): RenderedError {
     return render(FASTIFY_ERRORS[fastifyCode]);
   }
   if (exception instanceof HttpException) {
-    const status = exception.getStatus();
+    const status: HttpStatus = exception.getStatus();
     if (status === HttpStatus.NOT_FOUND) return render(ERRORS.ROUTE_NOT_FOUND);
     if (status === HttpStatus.PAYLOAD_TOO_LARGE) return render(ERRORS.PAYLOAD_TOO_LARGE);
-    if (status >= 400 && status < 500) return { ...render(ERRORS.BAD_REQUEST), status };
+    if (status >= HttpStatus.BAD_REQUEST && status < HttpStatus.INTERNAL_SERVER_ERROR) return { ...render(ERRORS.BAD_REQUEST), status };
   }
   const statusCode = (exception as { statusCode?: unknown })?.statusCode;
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {

@@ -3,21 +3,25 @@ import { Test } from '@nestjs/testing';
 import { DELIVERY_JOBS, DELIVERY_QUEUE, MAINTENANCE_JOBS, MAINTENANCE_QUEUE } from '@app/shared/contracts';
 import { DeliveryConfig } from './delivery.config';
 import { DeliveryMetrics } from './delivery.metrics';
-import { DeliveryRepository, SWEEP_START } from './delivery.repository';
+import { DeliveryRepository, SWEEP_START, UndeliveredCursor } from './delivery.repository';
 import { MaintenanceService, PURGE_BATCH } from './maintenance.service';
 
 const row = (n: number) => ({ id: `M${String(n).padStart(5, '0')}`, request_id: `req-${n}`, sent: new Date(1_000_000 + n) });
 
 describe('MaintenanceService', () => {
-  let repository: { undelivered: jest.Mock; purgeExpiredBatch: jest.Mock; purgeIdempotencyKeys: jest.Mock };
-  let deliveries: { getJob: jest.Mock; add: jest.Mock; removeJobScheduler: jest.Mock };
-  let maintenance: { add: jest.Mock; upsertJobScheduler: jest.Mock };
+  let repository: {
+    undelivered: jest.Mock<Promise<ReturnType<typeof row>[]>, [number, UndeliveredCursor, number]>;
+    purgeExpiredBatch: jest.Mock;
+    purgeIdempotencyKeys: jest.Mock;
+  };
+  let deliveries: { getJob: jest.Mock; add: jest.Mock; removeJobScheduler: jest.Mock<Promise<void>, [string]> };
+  let maintenance: { add: jest.Mock; upsertJobScheduler: jest.Mock<Promise<void>, [string, ...unknown[]]> };
   let service: MaintenanceService;
 
   beforeEach(async () => {
-    repository = { undelivered: jest.fn(), purgeExpiredBatch: jest.fn(), purgeIdempotencyKeys: jest.fn().mockResolvedValue(0) };
-    deliveries = { getJob: jest.fn().mockResolvedValue(undefined), add: jest.fn(), removeJobScheduler: jest.fn() };
-    maintenance = { add: jest.fn(), upsertJobScheduler: jest.fn() };
+    repository = { undelivered: jest.fn<Promise<ReturnType<typeof row>[]>, [number, UndeliveredCursor, number]>(), purgeExpiredBatch: jest.fn(), purgeIdempotencyKeys: jest.fn().mockResolvedValue(0) };
+    deliveries = { getJob: jest.fn().mockResolvedValue(undefined), add: jest.fn(), removeJobScheduler: jest.fn<Promise<void>, [string]>() };
+    maintenance = { add: jest.fn(), upsertJobScheduler: jest.fn<Promise<void>, [string, ...unknown[]]>() };
     const counter = { inc: jest.fn() };
     const moduleRef = await Test.createTestingModule({
       providers: [

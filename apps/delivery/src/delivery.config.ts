@@ -1,7 +1,17 @@
-import { IsString } from 'class-validator';
+import { IsInt, IsString, Max, Min } from 'class-validator';
 import { IsPositiveInt, IsTcpPort, SharedConfig } from '@app/shared/config';
 
 export class DeliveryConfig extends SharedConfig {
+  /**
+   * A delivery process uses at most three connections, whatever
+   * DELIVERY_CONCURRENCY: two batches in flight and one maintenance job; fewer
+   * would make them wait on each other.
+   */
+  @IsInt()
+  @Min(3, { message: 'must be at least 3 for delivery (two batches in flight and one maintenance job)' })
+  @Max(200)
+  declare DATABASE_POOL_SIZE: number;
+
   /** Health endpoints (/healthz, /readyz) over HTTP. */
   @IsTcpPort()
   DELIVERY_HTTP_PORT: number = 3003;

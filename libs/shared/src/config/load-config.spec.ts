@@ -199,6 +199,14 @@ describe('loadConfig with the services’ config classes', () => {
     expect(error.message).not.toContain('hunter2');
   });
 
+  it('should refuse a delivery pool smaller than its two batches and one maintenance job', () => {
+    const error = configErrorOf(() => loadConfig(DeliveryConfig, { DATABASE_POOL_SIZE: '2' }));
+
+    expect(error.problems).toEqual([expect.stringMatching(/^DATABASE_POOL_SIZE: must be at least 3 for delivery/)]);
+    expect(loadConfig(DeliveryConfig, { DATABASE_POOL_SIZE: '3' }).DATABASE_POOL_SIZE).toBe(3);
+    expect(loadConfig(GatewayConfig, { DATABASE_POOL_SIZE: '2' }).DATABASE_POOL_SIZE).toBe(2);
+  });
+
   it('should list every bad variable at once when several are bad', () => {
     const error = configErrorOf(() =>
       loadConfig(QuotaConfig, { LIMIT_MESSAGES_PER_DAY: '0', LOG_LEVEL: 'loud', REDIS_URL: 'http://x', QUOTA_PORT: 'x' }),

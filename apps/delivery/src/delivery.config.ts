@@ -41,4 +41,15 @@ export class DeliveryConfig extends SharedConfig {
   /** How often expired messages, inbox entries and Idempotency-Key records are purged. */
   @IsPositiveInt()
   PURGE_INTERVAL_SECONDS: number = 60;
+
+  /**
+   * Share of the time a purge with a backlog spends deleting: after each
+   * batch it pauses for as long again as makes this share (30: a 50 ms batch,
+   * then about 117 ms of pause), so draining a large backlog leaves Postgres
+   * to sends, deliveries and reads. 100 never pauses.
+   */
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  PURGE_DUTY_PERCENT: number = 30;
 }

@@ -30,7 +30,7 @@ describe('MaintenanceService', () => {
         { provide: getQueueToken(DELIVERY_QUEUE), useValue: deliveries },
         { provide: getQueueToken(MAINTENANCE_QUEUE), useValue: maintenance },
         { provide: DeliveryMetrics, useValue: { redelivered: counter, purged: counter } },
-        { provide: DeliveryConfig, useValue: Object.assign(new DeliveryConfig(), { REDELIVER_AFTER_SECONDS: 30 }) },
+        { provide: DeliveryConfig, useValue: Object.assign(new DeliveryConfig(), { REDELIVER_AFTER_SECONDS: 30, PURGE_DUTY_PERCENT: 25 }) },
       ],
     }).compile();
     service = moduleRef.get(MaintenanceService);
@@ -97,6 +97,23 @@ describe('MaintenanceService', () => {
       clock.mockRestore();
     }
     expect(maintenance.add).toHaveBeenCalledWith(MAINTENANCE_JOBS.purgeExpired, {}, expect.any(Object));
+  });
+
+  it('should pause after each batch so deleting takes only its duty share of the time', () => {
+    // 25 %: a batch of 40 ms is followed by 120 ms of pause.
+    expect(service.pauseAfter(40)).toBe(120);
+    expect(service.pauseAfter(0)).toBe(0);
+  });
+
+  it('should pause between batches while a backlog remains, and not after the last', async () => {
+    const pause = jest.spyOn(service, 'pauseAfter');
+    repository.purgeExpiredBatch
+      .mockResolvedValueOnce({ messages: PURGE_BATCH, entries: PURGE_BATCH })
+      .mockResolvedValueOnce({ messages: 1, entries: 1 });
+
+    await service.purge();
+
+    expect(pause).toHaveBeenCalledTimes(1);
   });
 
   it('should schedule the sweep and the purge on the maintenance queue and remove the old delivery-queue schedules', async () => {

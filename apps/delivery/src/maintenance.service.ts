@@ -1,6 +1,7 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DELIVER_MESSAGE_JOB_OPTIONS,
   DELIVERY_JOBS,
@@ -36,7 +37,8 @@ export interface PurgeTotals {
  * after REDELIVER_AFTER_SECONDS gets its job back, whether the queue lost it
  * (Redis restarted without persistence, flushed, the enqueue failed) or the
  * job exhausted its attempts. The purge deletes expired messages, entries and
- * Idempotency-Key records, as fast as Postgres allows.
+ * Idempotency-Key records, a batch at a time, pausing between batches so it
+ * takes only PURGE_DUTY_PERCENT of Postgres's time while it has a backlog.
  */
 @Injectable()
 export class MaintenanceService {
@@ -93,6 +95,7 @@ export class MaintenanceService {
     let messagesLeft = true;
     let keysLeft = true;
     while ((messagesLeft || keysLeft) && Date.now() < deadline) {
+      const started = Date.now();
       if (messagesLeft) {
         const batch = await this.repository.purgeExpiredBatch(PURGE_BATCH);
         total.messages += batch.messages;
@@ -104,6 +107,7 @@ export class MaintenanceService {
         total.idempotencyKeys += keys;
         keysLeft = keys === KEYS_BATCH;
       }
+      if (messagesLeft || keysLeft) await sleep(this.pauseAfter(Date.now() - started));
     }
     this.metrics.purged.inc({ kind: 'messages' }, total.messages);
     this.metrics.purged.inc({ kind: 'inbox-entries' }, total.entries);
@@ -111,6 +115,12 @@ export class MaintenanceService {
     total.more = messagesLeft || keysLeft;
     if (total.more) await this.maintenance.add(MAINTENANCE_JOBS.purgeExpired, {}, SCHEDULE_OPTIONS);
     return total;
+  }
+
+  /** The pause after a batch that took `busyMs`, so deleting takes PURGE_DUTY_PERCENT of the time. */
+  pauseAfter(busyMs: number): number {
+    const duty = this.config.PURGE_DUTY_PERCENT;
+    return Math.round((busyMs * (100 - duty)) / duty);
   }
 
   /**

@@ -90,13 +90,17 @@ export async function insertExpired(
     await client.query('VACUUM (ANALYZE) messages, inbox_entries, inbox_counters');
     await client.query('CHECKPOINT');
   });
-  const { rows: [counted] } = await client.query<{ messages: string; entries: string }>(
+  const {
+    rows: [counted],
+  } = await client.query<{ messages: string; entries: string }>(
     `SELECT (SELECT count(*) FROM messages WHERE expiration <= now()) AS messages,
             (SELECT count(*) FROM inbox_entries WHERE expiration <= now()) AS entries`,
   );
   const backlog = { messages: Number(counted.messages), entries: Number(counted.entries), sentBaseMs, ttlMs: TTL_MS, timings };
   if (backlog.messages !== options.count || backlog.entries !== options.count * RECIPIENTS_PER_MESSAGE) {
-    throw new Error(`backlog: ${backlog.messages} expired messages and ${backlog.entries} entries, expected ${options.count} and ${options.count * RECIPIENTS_PER_MESSAGE}`);
+    throw new Error(
+      `backlog: ${backlog.messages} expired messages and ${backlog.entries} entries, expected ${options.count} and ${options.count * RECIPIENTS_PER_MESSAGE}`,
+    );
   }
   await checkIds(client);
   return backlog;
@@ -148,7 +152,9 @@ export interface Checks {
 }
 
 export async function runChecks(client: ClientBase, runStartedAt: Date): Promise<Checks> {
-  const { rows: [row] } = await client.query<Record<keyof Checks, string>>(
+  const {
+    rows: [row],
+  } = await client.query<Record<keyof Checks, string>>(
     `WITH e AS (SELECT recipient_xuid, count(*) AS n FROM inbox_entries GROUP BY recipient_xuid),
           run AS (SELECT id, delivered_at FROM messages WHERE sent >= $1)
      SELECT (SELECT coalesce(sum(total_items), 0) FROM inbox_counters) AS counted,

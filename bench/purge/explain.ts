@@ -24,7 +24,11 @@ export async function explainPurge(db: ClientBase, recipient: string): Promise<s
   await db.query('BEGIN');
   try {
     await db.query('SET LOCAL plan_cache_mode = force_generic_plan');
-    await explain(`${INBOX_SQL.firstPage.name} (an inbox with expired entries)`, INBOX_SQL.firstPage.text, `${recipient}, 26, 0`);
+    await explain(
+      `${INBOX_SQL.firstPage.name} (an inbox with expired entries)`,
+      INBOX_SQL.firstPage.text,
+      `${recipient}, 26, 0`,
+    );
     await explain(DELIVERY_SQL.lockExpired.name, DELIVERY_SQL.lockExpired.text, String(PURGE_BATCH));
     // The same rows again (this transaction's own locks are not skipped), to feed the next statements.
     const { rows: locked } = await db.query<{ id: string; recipients: string[] }>(

@@ -14,7 +14,7 @@
  * docs/performance.md ("Purge under load") explains the run and how to read it.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,7 +29,17 @@ import { Xuid } from '@app/shared/xuid';
 import { freePort } from '../../test/setup/free-port';
 import { withDatabase } from '../../test/setup/postgres-admin';
 import { awaitQuiet, CpuSample, cpuPerOperation, sampleCpu } from '../load/cpu';
-import { BenchRoles, BenchUser, dropDatabase, fill, migrate, recreateDatabase, sendAt, sendBody, undeliveredCount } from '../load/fill';
+import {
+  BenchRoles,
+  BenchUser,
+  dropDatabase,
+  fill,
+  migrate,
+  recreateDatabase,
+  sendAt,
+  sendBody,
+  undeliveredCount,
+} from '../load/fill';
 import { RequestSpec, visibleLatency } from '../load/load';
 import { ROOT, runCommand, spawnService, stopAll, waitReady } from '../load/processes';
 import { formatMs, formatNumber, Measurement, measurementsTable, writeJson } from '../load/report';
@@ -44,16 +54,18 @@ const SENDERS = 1000;
 const RECIPIENTS = 1000;
 const SEED_ENTRIES = 30;
 const PROGRESS_EVERY_MS = 10_000;
+/** Latency windows of the timeline. */
+const WINDOW_MS = 10_000;
 
 const USAGE = `npm run bench:purge -- [options]
   --users N          players in the directory (100000)
   --expired N        already-expired messages of the backlog, ${RECIPIENTS_PER_MESSAGE} inbox entries each (1000000)
   --rate N           sends per second, paced, in both phases (500)
-  --get-rate N       first-page reads per second, paced, in both phases (500)
+  --get-rate N       first-page reads per second, paced, in both phases (250)
   --seconds S        length of phase A, the baseline (20)
   --warmup S         unmeasured load before phase A (3)
   --timeout S        longest phase B; the purge fails the run if the backlog is not gone by then (1800)
-  --connections N    sockets of each paced load (32)
+  --connections N    sockets of each paced load, at most (256)
   --poll-ms MS       poll interval of the visible-latency probe (5)
   --quiet-wait S     before each phase, wait up to S seconds for other people's load to drop under
                      ${QUIET_PERCENT} % of the machine (15; 0: never wait)
@@ -87,11 +99,11 @@ function parseOptions(): Options {
       users: { type: 'string', default: '100000' },
       expired: { type: 'string', default: '1000000' },
       rate: { type: 'string', default: '500' },
-      'get-rate': { type: 'string', default: '500' },
+      'get-rate': { type: 'string', default: '250' },
       seconds: { type: 'string', default: '20' },
       warmup: { type: 'string', default: '3' },
       timeout: { type: 'string', default: '1800' },
-      connections: { type: 'string', default: '32' },
+      connections: { type: 'string', default: '256' },
       'poll-ms': { type: 'string', default: '5' },
       'quiet-wait': { type: 'string', default: '15' },
       database: { type: 'string', default: 'xblmsg_bench_purge' },
@@ -123,11 +135,11 @@ function parseOptions(): Options {
     connections: int('connections', 1),
     pollMs: int('poll-ms', 1),
     quietWait: int('quiet-wait', 0),
-    database: values.database as string,
-    json: (values.json as string | undefined) ?? join(ROOT, 'bench/purge/results', `${stamp}.json`),
-    rebuild: values.rebuild as boolean,
-    explain: values.explain as boolean,
-    keep: values.keep as boolean,
+    database: values.database,
+    json: values.json ?? join(ROOT, 'bench/purge/results', `${stamp}.json`),
+    rebuild: values.rebuild,
+    explain: values.explain,
+    keep: values.keep,
   };
 }
 
@@ -149,7 +161,9 @@ function newestSource(dir: string): number {
 
 /** Builds when forced, when an entry point is missing, or when a source is newer than the oldest entry point. */
 async function ensureBuild(force: boolean): Promise<string> {
-  const entryPoints = ['gateway', 'quota', 'delivery'].map((name) => `dist/apps/${name}/src/main.js`).concat('dist/scripts/migrate.js');
+  const entryPoints = ['gateway', 'quota', 'delivery']
+    .map((name) => `dist/apps/${name}/src/main.js`)
+    .concat('dist/scripts/migrate.js');
   let reason = force ? '--rebuild' : '';
   if (!reason) {
     try {
@@ -182,6 +196,22 @@ async function deleteRedisPrefix(url: string, prefix: string): Promise<number> {
   return deleted;
 }
 
+/**
+ * bench/load's JSON, then in Prettier's layout when Prettier is installed:
+ * the root's `npm run format:check` reads every file .prettierignore does not
+ * name, and does not read the nested .gitignore that keeps this folder out of git.
+ */
+async function writeResults(file: string, report: unknown): Promise<void> {
+  writeJson(file, report);
+  try {
+    const prettier = await import('prettier');
+    const config = (await prettier.resolveConfig(file)) ?? {};
+    writeFileSync(file, await prettier.format(readFileSync(file, 'utf8'), { ...config, filepath: file }));
+  } catch (error) {
+    log(`! results left as written (Prettier: ${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
 // ---
 
 /** Sends of every phase share one sequence, so every body is distinct. */
@@ -203,7 +233,11 @@ function firstPages(users: BenchUser[], authorization: Map<string, string>): () 
   let i = 0;
   return () => {
     const user = users[i++ % users.length];
-    return { method: 'GET', path: `/users/xuid(${user.xuid})/inbox?maxItems=25`, headers: { authorization: authorization.get(user.xuid) as string } };
+    return {
+      method: 'GET',
+      path: `/users/xuid(${user.xuid})/inbox?maxItems=25`,
+      headers: { authorization: authorization.get(user.xuid) as string },
+    };
   };
 }
 
@@ -223,9 +257,15 @@ function coresBetween(phase: string, before: CpuSample, after: CpuSample): Cores
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => row[column].length)));
-  const line = (row: string[]) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ');
+  const line = (row: string[]) =>
+    row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  ');
   return [line(header), widths.map((width) => '-'.repeat(width)).join('  '), ...rows.map(line)].join('\n');
 }
+
+const withoutWindows = (m: Measurement & { windows: Window[] }): Measurement => {
+  const { windows: _windows, ...rest } = m;
+  return rest;
+};
 
 const ratio = (b: number, a: number): string => (Number.isFinite(b / a) ? (b / a).toFixed(2) : '-');
 
@@ -237,6 +277,29 @@ interface Phase {
   locks: LockSummary;
   /** Most messages accepted and not yet delivered, sampled every second. */
   maxUndelivered: number;
+  /** WAL the server wrote meanwhile (all databases), and its checkpoints. */
+  walBytes: number;
+  checkpoints: number;
+}
+
+interface ServerCounters {
+  lsn: string;
+  checkpoints: number;
+}
+
+async function serverCounters(db: Client): Promise<ServerCounters> {
+  const { rows } = await db.query<{ lsn: string; checkpoints: string }>(
+    `SELECT pg_current_wal_lsn()::text AS lsn, checkpoints_timed + checkpoints_req AS checkpoints FROM pg_stat_bgwriter`,
+  );
+  return { lsn: rows[0].lsn, checkpoints: Number(rows[0].checkpoints) };
+}
+
+async function walBetween(db: Client, before: ServerCounters, after: ServerCounters): Promise<number> {
+  const { rows } = await db.query<{ bytes: string }>(`SELECT pg_wal_lsn_diff($1::pg_lsn, $2::pg_lsn) AS bytes`, [
+    after.lsn,
+    before.lsn,
+  ]);
+  return Number(rows[0].bytes);
 }
 
 async function main(): Promise<void> {
@@ -259,8 +322,11 @@ async function main(): Promise<void> {
       await maintenance?.close().catch(() => undefined);
       const keys = await deleteRedisPrefix(redisUrl, prefix).catch((error: Error) => (log(`! Redis: ${error.message}`), -1));
       await monitor?.end().catch(() => undefined);
-      if (!options.keep) await dropDatabase(adminUrl, options.database).catch((error: Error) => log(`! drop: ${error.message}`));
-      log(`· cleaned up: children stopped, ${keys} Redis keys under ${prefix}: deleted, database ${options.database} ${options.keep ? 'kept' : 'dropped'}`);
+      if (!options.keep)
+        await dropDatabase(adminUrl, options.database).catch((error: Error) => log(`! drop: ${error.message}`));
+      log(
+        `· cleaned up: children stopped, ${keys} Redis keys under ${prefix}: deleted, database ${options.database} ${options.keep ? 'kept' : 'dropped'}`,
+      );
     })());
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
@@ -286,7 +352,11 @@ async function main(): Promise<void> {
     const fillStarted = Date.now();
     await recreateDatabase(adminUrl, options.database);
     await migrate(databaseUrl);
-    const roles = await fill(databaseUrl, { users: options.users, senders: SENDERS, recipients: RECIPIENTS, inbox: 0, seedEntries: SEED_ENTRIES }, log);
+    const roles = await fill(
+      databaseUrl,
+      { users: options.users, senders: SENDERS, recipients: RECIPIENTS, inbox: 0, seedEntries: SEED_ENTRIES },
+      log,
+    );
     const directoryMs = Date.now() - fillStarted;
     monitor = new Client({ connectionString: databaseUrl });
     monitor.on('error', (error: Error) => interrupted || log(`! monitor connection: ${error.message}`));
@@ -298,48 +368,77 @@ async function main(): Promise<void> {
     const secret = randomBytes(32).toString('hex');
     const authorization = new Map<string, string>();
     for (const user of [...roles.senders, ...roles.recipients, roles.prober, roles.watcher]) {
-      const token = await signUserToken({ xuid: user.xuid as Xuid, gamertag: user.gamertag, tier: SubscriptionTier.Gold, secret, expiresInSeconds: 6 * 3600 });
+      const token = await signUserToken({
+        xuid: user.xuid as Xuid,
+        gamertag: user.gamertag,
+        tier: SubscriptionTier.Gold,
+        secret,
+        expiresInSeconds: 6 * 3600,
+      });
       authorization.set(user.xuid, `Bearer ${token}`);
     }
 
     // --- services: delivery with PURGE_INTERVAL_SECONDS=1, its defaults otherwise
-    const [gatewayPort, quotaPort, quotaHttpPort, deliveryPort] = await Promise.all(Array.from({ length: 4 }, () => freePort()));
-    const common = { NODE_ENV: 'production', LOG_LEVEL: 'info', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, REDIS_PREFIX: prefix };
-    const quota = spawnService('quota', {
-      ...common,
-      QUOTA_LISTEN_HOST: '127.0.0.1',
-      QUOTA_PORT: quotaPort,
-      QUOTA_HTTP_PORT: quotaHttpPort,
-      LIMIT_MESSAGES_PER_DAY: QUOTA_UNLIMITED,
-      LIMIT_RECIPIENTS_PER_DAY: QUOTA_UNLIMITED,
-      LIMIT_STRANGERS_PER_DAY: QUOTA_UNLIMITED,
-    }, `http://127.0.0.1:${quotaHttpPort}`);
-    const gateway = spawnService('gateway', {
-      ...common,
-      HOST: '127.0.0.1',
-      PORT: gatewayPort,
-      QUOTA_HOST: '127.0.0.1',
-      QUOTA_PORT: quotaPort,
-      AUTH_JWT_SECRET: secret,
-      ADMIN_TOKEN: randomBytes(16).toString('hex'),
-      PAGING_TOKEN_KEYS: `b1:${randomBytes(24).toString('hex')}`,
-    }, `http://127.0.0.1:${gatewayPort}`);
-    const delivery = spawnService('delivery', {
-      ...common,
-      DELIVERY_HTTP_HOST: '127.0.0.1',
-      DELIVERY_HTTP_PORT: deliveryPort,
-      PURGE_INTERVAL_SECONDS: 1,
-    }, `http://127.0.0.1:${deliveryPort}`);
+    const [gatewayPort, quotaPort, quotaHttpPort, deliveryPort] = await Promise.all(
+      Array.from({ length: 4 }, () => freePort()),
+    );
+    const common = {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      REDIS_PREFIX: prefix,
+    };
+    const quota = spawnService(
+      'quota',
+      {
+        ...common,
+        QUOTA_LISTEN_HOST: '127.0.0.1',
+        QUOTA_PORT: quotaPort,
+        QUOTA_HTTP_PORT: quotaHttpPort,
+        LIMIT_MESSAGES_PER_DAY: QUOTA_UNLIMITED,
+        LIMIT_RECIPIENTS_PER_DAY: QUOTA_UNLIMITED,
+        LIMIT_STRANGERS_PER_DAY: QUOTA_UNLIMITED,
+      },
+      `http://127.0.0.1:${quotaHttpPort}`,
+    );
+    const gateway = spawnService(
+      'gateway',
+      {
+        ...common,
+        HOST: '127.0.0.1',
+        PORT: gatewayPort,
+        QUOTA_HOST: '127.0.0.1',
+        QUOTA_PORT: quotaPort,
+        AUTH_JWT_SECRET: secret,
+        ADMIN_TOKEN: randomBytes(16).toString('hex'),
+        PAGING_TOKEN_KEYS: `b1:${randomBytes(24).toString('hex')}`,
+      },
+      `http://127.0.0.1:${gatewayPort}`,
+    );
+    const delivery = spawnService(
+      'delivery',
+      {
+        ...common,
+        DELIVERY_HTTP_HOST: '127.0.0.1',
+        DELIVERY_HTTP_PORT: deliveryPort,
+        PURGE_INTERVAL_SECONDS: 1,
+      },
+      `http://127.0.0.1:${deliveryPort}`,
+    );
     await waitReady(quota);
     await waitReady(gateway);
     await waitReady(delivery);
-    log(`· services ready: gateway ${gateway.pid}, quota ${quota.pid}, delivery ${delivery.pid} (NODE_ENV=production, Postgres ${serverVersion}, autovacuum ${autovacuum})`);
+    log(
+      `· services ready: gateway ${gateway.pid}, quota ${quota.pid}, delivery ${delivery.pid} (NODE_ENV=production, Postgres ${serverVersion}, autovacuum ${autovacuum})`,
+    );
     maintenance = new Queue(MAINTENANCE_QUEUE, { connection: redisOptionsFromUrl(redisUrl), prefix });
     const queue = maintenance;
 
     const nextSend = sends(roles, authorization, tag);
     const nextPage = firstPages(roles.recipients, authorization);
-    const cpuOf = (): CpuSample => sampleCpu({ gateway: gateway.pid, quota: quota.pid, delivery: delivery.pid }, options.database);
+    const cpuOf = (): CpuSample =>
+      sampleCpu({ gateway: gateway.pid, quota: quota.pid, delivery: delivery.pid }, options.database);
     let quietWaitMs = 0;
     const quiet = async (): Promise<void> => {
       if (options.quietWait > 0) quietWaitMs += await awaitQuiet(cpuOf, QUIET_PERCENT, options.quietWait * 1000);
@@ -353,10 +452,25 @@ async function main(): Promise<void> {
       return Date.now() - from;
     };
     const startLoads = (label: string): { post: PacedRun; get: PacedRun | null } => ({
-      post: startPaced({ label: `${label} POST outbox`, url: gateway.url, rate: options.rate, connections: options.connections, next: nextSend }),
-      get: options.getRate > 0
-        ? startPaced({ label: `${label} GET first page`, url: gateway.url, rate: options.getRate, connections: options.connections, next: nextPage })
-        : null,
+      post: startPaced({
+        label: `${label} POST outbox`,
+        url: gateway.url,
+        rate: options.rate,
+        connections: options.connections,
+        next: nextSend,
+        windowMs: WINDOW_MS,
+      }),
+      get:
+        options.getRate > 0
+          ? startPaced({
+              label: `${label} GET first page`,
+              url: gateway.url,
+              rate: options.getRate,
+              connections: options.connections,
+              next: nextPage,
+              windowMs: WINDOW_MS,
+            })
+          : null,
     });
     const probeTag = (n: number) => `probe ${tag} ${n}`;
     const watcherPlus = roles.recipients.slice(0, 4);
@@ -371,11 +485,24 @@ async function main(): Promise<void> {
           body: sendBody([roles.watcher, ...watcherPlus], probeTag(n)),
         }),
         tag: probeTag,
-        poll: { method: 'GET', path: `/users/xuid(${roles.watcher.xuid})/inbox?maxItems=5`, headers: { authorization: authorization.get(roles.watcher.xuid) as string } },
+        poll: {
+          method: 'GET',
+          path: `/users/xuid(${roles.watcher.xuid})/inbox?maxItems=5`,
+          headers: { authorization: authorization.get(roles.watcher.xuid) as string },
+        },
         pollMs: options.pollMs,
         until,
       });
-    const emptyGet = (label: string): Measurement & { windows: Window[] } => ({ label, count: 0, seconds: 0, rate: 0, p50Ms: NaN, p99Ms: NaN, errors: 0, windows: [] });
+    const emptyGet = (label: string): Measurement & { windows: Window[] } => ({
+      label,
+      count: 0,
+      seconds: 0,
+      rate: 0,
+      p50Ms: NaN,
+      p99Ms: NaN,
+      errors: 0,
+      windows: [],
+    });
 
     /**
      * One phase: the paced loads and the probe until `until` settles; every
@@ -385,6 +512,7 @@ async function main(): Promise<void> {
     const phase = async (label: string, until: Promise<unknown>, each?: () => Promise<void>): Promise<Phase> => {
       const locks = new LockSampler(databaseUrl);
       await locks.start();
+      const server0 = await serverCounters(db);
       const cpu0 = cpuOf();
       const loads = startLoads(label);
       const visible = probe(`${label} 200-to-visible`, until);
@@ -396,9 +524,22 @@ async function main(): Promise<void> {
         if (each) await each();
         await Promise.race([sleep(1000), until]);
       }
-      const [post, get] = await Promise.all([loads.post.stop(), loads.get ? loads.get.stop() : emptyGet(`${label} GET first page`)]);
+      const [post, get] = await Promise.all([
+        loads.post.stop(),
+        loads.get ? loads.get.stop() : emptyGet(`${label} GET first page`),
+      ]);
       const cpu = coresBetween(label, cpu0, cpuOf());
-      return { post, get, visible: await visible, cpu, locks: await locks.stop(), maxUndelivered };
+      const server1 = await serverCounters(db);
+      return {
+        post,
+        get,
+        visible: await visible,
+        cpu,
+        locks: await locks.stop(),
+        maxUndelivered,
+        walBytes: await walBetween(db, server0, server1),
+        checkpoints: server1.checkpoints - server0.checkpoints,
+      };
     };
     const runStartedAt = new Date();
 
@@ -414,12 +555,16 @@ async function main(): Promise<void> {
     log(`· phase A: ${options.rate} sends/s, ${options.getRate} first pages/s, probe; ${options.seconds} s, no expired rows`);
     const a = await phase('A', sleep(options.seconds * 1000));
     const drainA = await waitForDrain(60_000);
-    log(`  A: POST ${Math.round(a.post.rate)}/s p50 ${formatMs(a.post.p50Ms)} p99 ${formatMs(a.post.p99Ms)} ms; GET p50 ${formatMs(a.get.p50Ms)} p99 ${formatMs(a.get.p99Ms)} ms; visible p50 ${formatMs(a.visible.p50Ms)} p99 ${formatMs(a.visible.p99Ms)} ms`);
+    log(
+      `  A: POST ${Math.round(a.post.rate)}/s p50 ${formatMs(a.post.p50Ms)} p99 ${formatMs(a.post.p99Ms)} ms; GET p50 ${formatMs(a.get.p50Ms)} p99 ${formatMs(a.get.p99Ms)} ms; visible p50 ${formatMs(a.visible.p50Ms)} p99 ${formatMs(a.visible.p99Ms)} ms`,
+    );
 
     // --- the backlog, written while the maintenance queue is paused
     await queue.pause();
     for (let i = 0; (await queue.getActiveCount()) > 0 && i < 300; i++) await sleep(100);
-    log(`· backlog: ${options.expired.toLocaleString('en-US')} expired messages, ${(options.expired * RECIPIENTS_PER_MESSAGE).toLocaleString('en-US')} entries (maintenance queue paused)`);
+    log(
+      `· backlog: ${options.expired.toLocaleString('en-US')} expired messages, ${(options.expired * RECIPIENTS_PER_MESSAGE).toLocaleString('en-US')} entries (maintenance queue paused)`,
+    );
     const backlogStarted = Date.now();
     const backlog: Backlog = await insertExpired(db, { count: options.expired, users: options.users }, log);
     const backlogMs = Date.now() - backlogStarted;
@@ -467,7 +612,9 @@ async function main(): Promise<void> {
       } else if (now - lastProgress >= PROGRESS_EVERY_MS) {
         const [ps, pl] = samples[samples.length - 2] ?? [0, backlog.messages];
         const recent = (pl - left) / Math.max(samples[samples.length - 1][0] - ps, 0.001);
-        log(`  +${Math.round((now - resumedAt) / 1000)} s: ${left.toLocaleString('en-US')} expired left, ${formatNumber(recent)} messages/s just now`);
+        log(
+          `  +${Math.round((now - resumedAt) / 1000)} s: ${left.toLocaleString('en-US')} expired left, ${formatNumber(recent)} messages/s just now`,
+        );
         lastProgress = now;
       }
     };
@@ -484,75 +631,149 @@ async function main(): Promise<void> {
     const half = samples.find(([, left]) => left <= backlog.messages / 2)?.[0] ?? NaN;
     const firstHalfRate = backlog.messages / 2 / half;
     const secondHalfRate = backlog.messages / 2 / (purgeSeconds - half);
-    const metrics = await fetch(`${delivery.url}/metrics`).then((response) => response.text()).catch(() => '');
-    const metric = (kind: string): number => Number(new RegExp(`^delivery_purged_total\\{kind="${kind}"\\} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
+    const metrics = await fetch(`${delivery.url}/metrics`)
+      .then((response) => response.text())
+      .catch(() => '');
+    const metric = (kind: string): number =>
+      Number(new RegExp(`^delivery_purged_total\\{kind="${kind}"\\} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
     const failedJobs = await queue.getFailed(0, 4);
     const failedCount = await queue.getFailedCount();
     const sendRate = b.post.rate;
     const keepRatio = purgeRate / sendRate;
     const accepted = a.post.count + b.post.count + a.visible.count + b.visible.count;
     const checkLines: [string, boolean][] = [
-      [`counters exact: sum of total_items ${formatNumber(checks.counted)} = ${formatNumber(checks.entries)} entries, ${checks.mismatched} inboxes differ, ${checks.negative} negative`,
-        checks.counted === checks.entries && checks.mismatched === 0 && checks.negative === 0],
-      [`nothing expired left: ${checks.expiredMessages} messages, ${checks.expiredEntries} entries; ${checks.orphanEntries} entries without their message`,
-        checks.expiredMessages === 0 && checks.expiredEntries === 0 && checks.orphanEntries === 0],
-      [`sends delivered: ${formatNumber(checks.sentMessages)} messages of the run (>= ${formatNumber(accepted)} answered 200; warm-up sends too), ` +
-        `${checks.undelivered} undelivered, ${formatNumber(checks.sentEntries)} entries (${RECIPIENTS_PER_MESSAGE} each: ${formatNumber(checks.sentMessages * RECIPIENTS_PER_MESSAGE)})`,
-        checks.sentMessages >= accepted && checks.undelivered === 0 && checks.sentEntries === checks.sentMessages * RECIPIENTS_PER_MESSAGE],
-      [`delivery's delivery_purged_total: ${formatNumber(metric('messages'))} messages, ${formatNumber(metric('inbox-entries'))} entries; ` +
-        `${failedCount} failed maintenance jobs${failedJobs[0] ? ` (last: ${failedJobs[0].failedReason})` : ''}`,
-        metric('messages') === purgedMessages && metric('inbox-entries') === purgedEntries && failedCount === 0],
-      [`no errors: POST ${a.post.errors}/${b.post.errors}, GET ${a.get.errors}/${b.get.errors}, probes ${a.visible.errors}/${b.visible.errors} (A/B)`,
-        a.post.errors + b.post.errors + a.get.errors + b.get.errors + a.visible.errors + b.visible.errors === 0],
+      [
+        `counters exact: sum of total_items ${formatNumber(checks.counted)} = ${formatNumber(checks.entries)} entries, ${checks.mismatched} inboxes differ, ${checks.negative} negative`,
+        checks.counted === checks.entries && checks.mismatched === 0 && checks.negative === 0,
+      ],
+      [
+        `nothing expired left: ${checks.expiredMessages} messages, ${checks.expiredEntries} entries; ${checks.orphanEntries} entries without their message`,
+        checks.expiredMessages === 0 && checks.expiredEntries === 0 && checks.orphanEntries === 0,
+      ],
+      [
+        `sends delivered: ${formatNumber(checks.sentMessages)} messages of the run (>= ${formatNumber(accepted)} answered 200; warm-up sends too), ` +
+          `${checks.undelivered} undelivered, ${formatNumber(checks.sentEntries)} entries (${RECIPIENTS_PER_MESSAGE} each: ${formatNumber(checks.sentMessages * RECIPIENTS_PER_MESSAGE)})`,
+        checks.sentMessages >= accepted &&
+          checks.undelivered === 0 &&
+          checks.sentEntries === checks.sentMessages * RECIPIENTS_PER_MESSAGE,
+      ],
+      [
+        `delivery's delivery_purged_total: ${formatNumber(metric('messages'))} messages, ${formatNumber(metric('inbox-entries'))} entries; ` +
+          `${failedCount} failed maintenance jobs${failedJobs[0] ? ` (last: ${failedJobs[0].failedReason})` : ''}`,
+        metric('messages') === purgedMessages && metric('inbox-entries') === purgedEntries && failedCount === 0,
+      ],
     ];
+    // Not a correctness check: whether the service answered all the load offered (dropped: never sent, 2,000 were in flight).
+    const loadErrors = [a.post, b.post, a.get, b.get, a.visible, b.visible].reduce((sum, m) => sum + m.errors, 0);
+    const sustainedLine =
+      `load answered: POST ${a.post.errors}/${b.post.errors}, GET ${a.get.errors}/${b.get.errors}, ` +
+      `probes ${a.visible.errors}/${b.visible.errors} not answered 200 or never sent (A/B)`;
 
     // --- report
     const phases = [a, b];
     log('');
-    log(measurementsTable(phases.flatMap((p) => [p.post, p.get, p.visible]).map(({ windows: _w, ...m }: Measurement & { windows?: Window[] }) => m)));
+    log(measurementsTable(phases.flatMap((p) => [withoutWindows(p.post), withoutWindows(p.get), p.visible])));
     log('');
     log(
       table(
         ['purge', 'messages', 'entries', 'seconds', 'messages/s', 'entries/s', '1st half msg/s', '2nd half msg/s'],
-        [[
-          timedOut ? 'B (timed out)' : 'B',
-          formatNumber(purgedMessages),
-          formatNumber(purgedEntries),
-          purgeSeconds.toFixed(1),
-          formatNumber(purgeRate),
-          formatNumber(entriesRate),
-          formatNumber(firstHalfRate),
-          formatNumber(secondHalfRate),
-        ]],
+        [
+          [
+            timedOut ? 'B (timed out)' : 'B',
+            formatNumber(purgedMessages),
+            formatNumber(purgedEntries),
+            purgeSeconds.toFixed(1),
+            formatNumber(purgeRate),
+            formatNumber(entriesRate),
+            formatNumber(firstHalfRate),
+            formatNumber(secondHalfRate),
+          ],
+        ],
       ),
     );
     log('');
     log(
       `keeps up: purge ${formatNumber(purgeRate)} messages/s / sends ${formatNumber(sendRate)}/s during it = ${keepRatio.toFixed(2)} ` +
-        `(target >= 1.00): ${keepRatio >= 1 && !timedOut ? 'ok' : 'MISS'}`,
+        `(target >= 1.00): ${keepRatio >= 1 && !timedOut ? 'ok' : 'MISS'}; sends offered ${options.rate}/s, answered 200 ` +
+        `${formatNumber(sendRate)}/s (${formatNumber(b.post.errors)} not)`,
     );
     log('');
     const latencyRow = (label: string, x: Measurement, y: Measurement): string[] => [
-      label, formatMs(x.p50Ms), formatMs(y.p50Ms), ratio(y.p50Ms, x.p50Ms), formatMs(x.p99Ms), formatMs(y.p99Ms), ratio(y.p99Ms, x.p99Ms),
+      label,
+      formatMs(x.p50Ms),
+      formatMs(y.p50Ms),
+      ratio(y.p50Ms, x.p50Ms),
+      formatMs(x.p99Ms),
+      formatMs(y.p99Ms),
+      ratio(y.p99Ms, x.p99Ms),
     ];
     log(
       table(
         ['latency (ms)', 'A p50', 'B p50', 'B/A', 'A p99', 'B p99', 'B/A'],
-        [latencyRow('POST outbox', a.post, b.post), latencyRow('GET first page', a.get, b.get), latencyRow('200-to-visible', a.visible, b.visible)],
+        [
+          latencyRow('POST outbox', a.post, b.post),
+          latencyRow('GET first page', a.get, b.get),
+          latencyRow('200-to-visible', a.visible, b.visible),
+        ],
       ),
     );
     log('');
+    // B window by window: the backlog left at its start, and the latencies of the requests started in it.
+    const leftAt = (seconds: number): number => [...samples].reverse().find(([at]) => at <= seconds)?.[1] ?? NaN;
     log(
       table(
-        ['phase', 'undelivered max', 'drained after', 'lock-wait samples', 'most waiting', 'waiting statements'],
+        ['B timeline', 'expired left', 'POST/s', 'POST p50', 'POST p99', 'GET p50', 'GET p99'],
+        b.post.windows.map((w, i) => [
+          `${w.at.toFixed(0)} s`,
+          formatNumber(leftAt(w.at)),
+          formatNumber(w.ok / (WINDOW_MS / 1000)),
+          formatMs(w.p50Ms),
+          formatMs(w.p99Ms),
+          formatMs(b.get.windows[i]?.p50Ms ?? NaN),
+          formatMs(b.get.windows[i]?.p99Ms ?? NaN),
+        ]),
+      ),
+    );
+    log('(the last window is cut short by the end of the purge)');
+    log('');
+    log(
+      table(
+        ['phase', 'WAL MB', 'checkpoints', 'undelivered max', 'drained after', 'lock-wait samples', 'most waiting'],
         phases.map((p, i) => [
           p.cpu.phase,
+          formatNumber(p.walBytes / 1e6),
+          formatNumber(p.checkpoints),
           formatNumber(p.maxUndelivered),
           `${formatNumber([drainA, drainB][i])} ms`,
           `${p.locks.waiting}/${p.locks.samples}`,
           formatNumber(p.locks.most),
-          Object.entries(p.locks.byStatement).map(([name, n]) => `${name} ${n}`).join(', ') || '-',
         ]),
+      ),
+    );
+    for (const p of phases) {
+      const waits = Object.entries(p.locks.byStatement).sort((x, y) => y[1] - x[1]);
+      log(
+        `${p.cpu.phase} lock waits (waiter <- blocker: samples): ${waits.map(([key, n]) => `${key}: ${n}`).join(', ') || 'none'}`,
+      );
+    }
+    log('');
+    // Backends busy on average (samples every 200 ms), by statement and wait: the top of B, beside A.
+    const busy = (p: Phase, key: string): number => (p.locks.activity[key] ?? 0) / Math.max(p.locks.samples, 1);
+    const top = Object.keys(b.locks.activity)
+      .sort((x, y) => busy(b, y) - busy(b, x))
+      .slice(0, 12);
+    log(
+      table(
+        ['database time (backends)', 'A', 'B'],
+        [
+          ...top.map((key) => [key, busy(a, key).toFixed(2), busy(b, key).toFixed(2)]),
+          [
+            'all',
+            ...phases.map((p) =>
+              (Object.values(p.locks.activity).reduce((x, y) => x + y, 0) / Math.max(p.locks.samples, 1)).toFixed(2),
+            ),
+          ],
+        ],
       ),
     );
     log('');
@@ -560,13 +781,21 @@ async function main(): Promise<void> {
     log(
       table(
         ['CPU cores', 'seconds', ...names, 'others %'],
-        phases.map((p) => [p.cpu.phase, p.cpu.seconds.toFixed(0), ...names.map((name) => (p.cpu.cores[name] ?? NaN).toFixed(2)), `${p.cpu.othersPercent.toFixed(0)}%`]),
+        phases.map((p) => [
+          p.cpu.phase,
+          p.cpu.seconds.toFixed(0),
+          ...names.map((name) => (p.cpu.cores[name] ?? NaN).toFixed(2)),
+          `${p.cpu.othersPercent.toFixed(0)}%`,
+        ]),
       ),
     );
-    log('(cores busy on average: postgres is the postmaster, its background processes and the backends of this database; redis every redis-server, shared; ' +
-      'bench this process, the load generator; others the rest of the machine, i.e. other people\'s load)');
+    log(
+      '(cores busy on average: postgres is the postmaster, its background processes and the backends of this database; redis every redis-server, shared; ' +
+        "bench this process, the load generator; others the rest of the machine, i.e. other people's load)",
+    );
     log('');
     for (const [line, ok] of checkLines) log(`${ok ? 'ok  ' : 'FAIL'} ${line}`);
+    log(`${loadErrors === 0 ? 'ok  ' : 'MISS'} ${sustainedLine}`);
     log('');
     log(
       `fill: directory ${(directoryMs / 1000).toFixed(1)} s, backlog ${(backlogMs / 1000).toFixed(1)} s; ${cpus().length} cores; ` +
@@ -605,10 +834,14 @@ async function main(): Promise<void> {
         visibleP50: b.visible.p50Ms / a.visible.p50Ms,
         visibleP99: b.visible.p99Ms / a.visible.p99Ms,
       },
-      checks: { ...checks, pass: checkLines.map(([line, ok]) => ({ line, ok })) },
+      checks: {
+        ...checks,
+        pass: checkLines.map(([line, ok]) => ({ line, ok })),
+        load: { line: sustainedLine, ok: loadErrors === 0 },
+      },
     };
     await cleanup();
-    writeJson(options.json, report);
+    await writeResults(options.json, report);
     log(
       `· results: ${relative(process.cwd(), options.json)} (${Math.round((Date.now() - started) / 1000)} s in all, ` +
         `${(quietWaitMs / 1000).toFixed(0)} s of it waiting for other people's load to pass)`,

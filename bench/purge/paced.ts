@@ -77,7 +77,8 @@ export function startPaced(options: PacedOptions): PacedRun {
         (windows[Math.floor((started - t0) / windowMs)] ??= new Latencies()).record(ms);
       }
     };
-    const headers = spec.body === undefined ? spec.headers : { ...spec.headers, 'content-length': String(Buffer.byteLength(spec.body)) };
+    const headers =
+      spec.body === undefined ? spec.headers : { ...spec.headers, 'content-length': String(Buffer.byteLength(spec.body)) };
     const request = httpRequest(new URL(spec.path, base), { method: spec.method, agent, headers }, (response) => {
       response.resume();
       response.on('end', () => settle(response.statusCode ?? 0));

@@ -12,11 +12,7 @@ import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
 import { loadConfigFromEnvironment, SharedConfig } from '@app/shared/config';
 import { createDataSourceOptions } from '@app/shared/database/database.options';
-import {
-  DirectoryImportProgress,
-  DirectoryImportSummary,
-  importDirectory,
-} from '@app/shared/directory/directory-import';
+import { DirectoryImportProgress, DirectoryImportSummary, importDirectory } from '@app/shared/directory/directory-import';
 import { runService } from '@app/shared/http/boot';
 
 const NAME = 'directory:import';
@@ -44,9 +40,7 @@ runService(NAME, async () => {
     const now = Date.now();
     if (now - printedAt < PROGRESS_INTERVAL_MS) return;
     printedAt = now;
-    process.stderr.write(
-      `${NAME}: ${next.linesRead} lines read, ${next.applied} applied, ${next.rejected} rejected\n`,
-    );
+    process.stderr.write(`${NAME}: ${next.linesRead} lines read, ${next.applied} applied, ${next.rejected} rejected\n`);
   };
 
   const lines = createInterface({ input, crlfDelay: Infinity });

@@ -9,7 +9,5 @@ import { runService } from '@app/shared/http/boot';
 
 runService('migrate', async () => {
   const ran = await runMigrations(loadConfigFromEnvironment(SharedConfig));
-  process.stdout.write(
-    ran.length === 0 ? 'migrate: schema is up to date\n' : `migrate: applied ${ran.join(', ')}\n`,
-  );
+  process.stdout.write(ran.length === 0 ? 'migrate: schema is up to date\n' : `migrate: applied ${ran.join(', ')}\n`);
 });

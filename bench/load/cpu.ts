@@ -155,7 +155,12 @@ function packageOf(url: string): string | null {
  * descheduled counts too, so use it to rank, /proc CPU to size.
  */
 export function summariseCpuProfile(file: string, top = 15): string[] {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; startTime: number; endTime: number; samples: number[] };
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: ProfileNode[];
+    startTime: number;
+    endTime: number;
+    samples: number[];
+  };
   const sampleMs = (profile.endTime - profile.startTime) / 1000 / Math.max(profile.samples.length, 1);
   const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
   const parents = new Map<number, number>();
@@ -181,9 +186,12 @@ export function summariseCpuProfile(file: string, top = 15): string[] {
     [...entries.entries()]
       .sort((x, y) => y[1] - x[1])
       .slice(0, top)
-      .map(([key, hits]) => `${((100 * hits) / busy).toFixed(1).padStart(5)}%  ${(hits * sampleMs).toFixed(0).padStart(6)} ms  ${key}`);
+      .map(
+        ([key, hits]) =>
+          `${((100 * hits) / busy).toFixed(1).padStart(5)}%  ${(hits * sampleMs).toFixed(0).padStart(6)} ms  ${key}`,
+      );
   return [
-    `busy ${(busy * sampleMs / 1000).toFixed(1)} s of ${((profile.endTime - profile.startTime) / 1e6).toFixed(1)} s; by package (callers of native frames):`,
+    `busy ${((busy * sampleMs) / 1000).toFixed(1)} s of ${((profile.endTime - profile.startTime) / 1e6).toFixed(1)} s; by package (callers of native frames):`,
     ...rows(byPackage),
     'top functions by self time:',
     ...rows(byFunction),
@@ -199,6 +207,7 @@ export async function awaitQuiet(sample: () => CpuSample, percent: number, maxMs
   for (;;) {
     const before = sample();
     await new Promise((wake) => setTimeout(wake, 500));
-    if (cpuPerOperation(before, sample(), 1).othersPercent < percent || Date.now() - started >= maxMs) return Date.now() - started;
+    if (cpuPerOperation(before, sample(), 1).othersPercent < percent || Date.now() - started >= maxMs)
+      return Date.now() - started;
   }
 }

@@ -93,7 +93,13 @@ export async function loadRoles(client: ClientBase): Promise<BenchRoles> {
     `SELECT role, xuid::text AS xuid, gamertag FROM bench_roles ORDER BY role, idx`,
   );
   const of = (role: string) => rows.filter((row) => row.role === role).map(({ xuid, gamertag }) => ({ xuid, gamertag }));
-  return { senders: of('sender'), recipients: of('recipient'), reader: of('reader')[0], prober: of('prober')[0], watcher: of('watcher')[0] };
+  return {
+    senders: of('sender'),
+    recipients: of('recipient'),
+    reader: of('reader')[0],
+    prober: of('prober')[0],
+    watcher: of('watcher')[0],
+  };
 }
 
 /**
@@ -236,7 +242,14 @@ export async function fill(databaseUrl: string, options: FillOptions, log: (line
 
 /** `count` accepted, undelivered messages to rotating recipients (work for the fan-out floors). */
 export function insertUndelivered(client: ClientBase, count: number): Promise<string[]> {
-  return insertMessages(client, { startMs: Date.now(), spacingMs: 0, count, text: 'floor message', to: 'rotating', delivered: false });
+  return insertMessages(client, {
+    startMs: Date.now(),
+    spacingMs: 0,
+    count,
+    text: 'floor message',
+    to: 'rotating',
+    delivered: false,
+  });
 }
 
 /** Undelivered messages (the backlog delivery has not written yet). */

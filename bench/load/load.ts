@@ -74,7 +74,11 @@ export class Connection {
     return new Promise((done, fail) => {
       const request = httpRequest(
         url,
-        { method: spec.method, agent: this.agent, headers: spec.body === undefined ? spec.headers : { ...spec.headers, 'content-length': Buffer.byteLength(spec.body) } },
+        {
+          method: spec.method,
+          agent: this.agent,
+          headers: spec.body === undefined ? spec.headers : { ...spec.headers, 'content-length': Buffer.byteLength(spec.body) },
+        },
         (response) => {
           const chunks: Buffer[] = [];
           response.on('data', (chunk: Buffer) => chunks.push(chunk));

@@ -35,7 +35,17 @@ import {
 } from './fill';
 import { cannon, Connection, getPage, RequestSpec, visibleLatency } from './load';
 import { Child, Env, forkTsWorker, ROOT, runCommand, spawnService, spawnTs, stopAll, waitReady } from './processes';
-import { CpuRow, cpuTable, Measurement, measurement, measurementsTable, RatioLine, ratioLine, ratiosTable, writeJson } from './report';
+import {
+  CpuRow,
+  cpuTable,
+  Measurement,
+  measurement,
+  measurementsTable,
+  RatioLine,
+  ratioLine,
+  ratiosTable,
+  writeJson,
+} from './report';
 import type { FloorRun, FloorWork } from './sql-floors';
 
 const QUIET_PERCENT = 10;
@@ -155,7 +165,9 @@ function newestSource(dir: string): number {
 
 /** Builds when forced, when an entry point is missing, or when a source is newer than the oldest entry point. */
 async function ensureBuild(force: boolean): Promise<string> {
-  const entryPoints = ['gateway', 'quota', 'delivery'].map((name) => `dist/apps/${name}/src/main.js`).concat('dist/scripts/migrate.js');
+  const entryPoints = ['gateway', 'quota', 'delivery']
+    .map((name) => `dist/apps/${name}/src/main.js`)
+    .concat('dist/scripts/migrate.js');
   let reason = force ? '--rebuild' : '';
   if (!reason) {
     try {
@@ -215,7 +227,11 @@ function rotatingGets(users: BenchUser[], authorization: Map<string, string>, qu
   return () => {
     const n = i++;
     const user = users[n % users.length];
-    return { method: 'GET', path: `/users/xuid(${user.xuid})/inbox?${query(n)}`, headers: { authorization: authorization.get(user.xuid) as string } };
+    return {
+      method: 'GET',
+      path: `/users/xuid(${user.xuid})/inbox?${query(n)}`,
+      headers: { authorization: authorization.get(user.xuid) as string },
+    };
   };
 }
 
@@ -237,8 +253,11 @@ async function main(): Promise<void> {
       await stopAll().catch((error: Error) => log(`! stopping children: ${error.message}`));
       const keys = await deleteRedisPrefix(redisUrl, prefix).catch((error: Error) => (log(`! Redis: ${error.message}`), -1));
       await monitor?.end().catch(() => undefined);
-      if (!options.keep) await dropDatabase(adminUrl, options.database).catch((error: Error) => log(`! drop: ${error.message}`));
-      log(`· cleaned up: children stopped, ${keys} Redis keys under ${prefix}: deleted, database ${options.database} ${options.keep ? 'kept' : 'dropped'}`);
+      if (!options.keep)
+        await dropDatabase(adminUrl, options.database).catch((error: Error) => log(`! drop: ${error.message}`));
+      log(
+        `· cleaned up: children stopped, ${keys} Redis keys under ${prefix}: deleted, database ${options.database} ${options.keep ? 'kept' : 'dropped'}`,
+      );
     })());
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
@@ -254,7 +273,9 @@ async function main(): Promise<void> {
 
   try {
     const build = await ensureBuild(options.rebuild);
-    log(`load benchmark: node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), CLK_TCK ${clockTicksPerSecond()}`);
+    log(
+      `load benchmark: node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), CLK_TCK ${clockTicksPerSecond()}`,
+    );
     log(
       `  users ${options.users}, inbox ${options.inbox}, senders ${options.senders}, recipients ${options.recipients}, ` +
         `duration ${options.duration} s, warm-up ${options.warmup} s, ${options.connections} connections, ` +
@@ -276,34 +297,57 @@ async function main(): Promise<void> {
     const secret = randomBytes(32).toString('hex');
     const authorization = new Map<string, string>();
     for (const user of [...roles.senders, ...roles.recipients, roles.reader, roles.prober, roles.watcher]) {
-      const token = await signUserToken({ xuid: user.xuid as Xuid, gamertag: user.gamertag, tier: SubscriptionTier.Gold, secret, expiresInSeconds: 6 * 3600 });
+      const token = await signUserToken({
+        xuid: user.xuid as Xuid,
+        gamertag: user.gamertag,
+        tier: SubscriptionTier.Gold,
+        secret,
+        expiresInSeconds: 6 * 3600,
+      });
       authorization.set(user.xuid, `Bearer ${token}`);
     }
 
     // --- services
-    const [gatewayPort, quotaPort, quotaHttpPort, deliveryPort, peerPort] = await Promise.all(Array.from({ length: 5 }, () => freePort()));
-    const common: Env = { NODE_ENV: 'production', LOG_LEVEL: 'info', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, REDIS_PREFIX: prefix };
+    const [gatewayPort, quotaPort, quotaHttpPort, deliveryPort, peerPort] = await Promise.all(
+      Array.from({ length: 5 }, () => freePort()),
+    );
+    const common: Env = {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      REDIS_PREFIX: prefix,
+    };
     const profileDir = join(ROOT, 'bench/load/results/profiles', String(process.pid));
-    const quota = spawnService('quota', {
-      ...common,
-      QUOTA_LISTEN_HOST: '127.0.0.1',
-      QUOTA_PORT: quotaPort,
-      QUOTA_HTTP_PORT: quotaHttpPort,
-      LIMIT_MESSAGES_PER_DAY: QUOTA_UNLIMITED,
-      LIMIT_RECIPIENTS_PER_DAY: QUOTA_UNLIMITED,
-      LIMIT_STRANGERS_PER_DAY: QUOTA_UNLIMITED,
-    }, `http://127.0.0.1:${quotaHttpPort}`);
-    const gateway = spawnService('gateway', {
-      ...common,
-      HOST: '127.0.0.1',
-      PORT: gatewayPort,
-      QUOTA_HOST: '127.0.0.1',
-      QUOTA_PORT: quotaPort,
-      DATABASE_POOL_SIZE: options.pool,
-      AUTH_JWT_SECRET: secret,
-      ADMIN_TOKEN: randomBytes(16).toString('hex'),
-      PAGING_TOKEN_KEYS: `b1:${randomBytes(24).toString('hex')}`,
-    }, `http://127.0.0.1:${gatewayPort}`, options.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []);
+    const quota = spawnService(
+      'quota',
+      {
+        ...common,
+        QUOTA_LISTEN_HOST: '127.0.0.1',
+        QUOTA_PORT: quotaPort,
+        QUOTA_HTTP_PORT: quotaHttpPort,
+        LIMIT_MESSAGES_PER_DAY: QUOTA_UNLIMITED,
+        LIMIT_RECIPIENTS_PER_DAY: QUOTA_UNLIMITED,
+        LIMIT_STRANGERS_PER_DAY: QUOTA_UNLIMITED,
+      },
+      `http://127.0.0.1:${quotaHttpPort}`,
+    );
+    const gateway = spawnService(
+      'gateway',
+      {
+        ...common,
+        HOST: '127.0.0.1',
+        PORT: gatewayPort,
+        QUOTA_HOST: '127.0.0.1',
+        QUOTA_PORT: quotaPort,
+        DATABASE_POOL_SIZE: options.pool,
+        AUTH_JWT_SECRET: secret,
+        ADMIN_TOKEN: randomBytes(16).toString('hex'),
+        PAGING_TOKEN_KEYS: `b1:${randomBytes(24).toString('hex')}`,
+      },
+      `http://127.0.0.1:${gatewayPort}`,
+      options.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+    );
     const deliveryEnv: Env = {
       ...common,
       DELIVERY_HTTP_HOST: '127.0.0.1',
@@ -326,11 +370,20 @@ async function main(): Promise<void> {
     await waitReady(gateway);
     delivery = await startDelivery();
     const gatewayUrl = gateway.url;
-    log(`· services ready: gateway ${gateway.pid}, quota ${quota.pid}, delivery ${delivery.pid} (NODE_ENV=production, Postgres ${serverVersion})`);
+    log(
+      `· services ready: gateway ${gateway.pid}, quota ${quota.pid}, delivery ${delivery.pid} (NODE_ENV=production, Postgres ${serverVersion})`,
+    );
 
     const floors = forkTsWorker<FloorRun & FloorWork, Measurement>('sql-floors', 'bench/load/sql-floors.ts');
     const floor = (work: FloorWork, run: Pick<FloorRun, 'label' | 'pool' | 'concurrency'>) =>
-      floors.request({ ...work, ...run, databaseUrl, seconds: options.duration, warmupSeconds: options.warmup, ttlSeconds: 2_592_000 });
+      floors.request({
+        ...work,
+        ...run,
+        databaseUrl,
+        seconds: options.duration,
+        warmupSeconds: options.warmup,
+        ttlSeconds: 2_592_000,
+      });
     const sends = new Sends(roles, authorization, tag);
     const load = (label: string, url: string, next: () => RequestSpec, seconds = options.duration, overallRate?: number) =>
       cannon({ label, url, connections: options.connections, seconds, overallRate, next });
@@ -349,7 +402,12 @@ async function main(): Promise<void> {
     let peer: Child | null = null;
     const peerUrl = `http://127.0.0.1:${peerPort}`;
     const startPeer = async (): Promise<void> => {
-      peer = spawnTs('peer', 'bench/load/peer.ts', { DATABASE_URL: databaseUrl, DATABASE_POOL_SIZE: options.pool, PORT: peerPort }, peerUrl);
+      peer = spawnTs(
+        'peer',
+        'bench/load/peer.ts',
+        { DATABASE_URL: databaseUrl, DATABASE_POOL_SIZE: options.pool, PORT: peerPort },
+        peerUrl,
+      );
       await waitReady(peer);
     };
     const stopPeer = async (): Promise<void> => {
@@ -357,7 +415,10 @@ async function main(): Promise<void> {
       peer = null;
     };
     const cpuOf = (): CpuSample =>
-      sampleCpu({ gateway: gateway.pid, quota: quota.pid, delivery: delivery?.pid, peer: peer?.pid, floors: floors.child.pid }, options.database);
+      sampleCpu(
+        { gateway: gateway.pid, quota: quota.pid, delivery: delivery?.pid, peer: peer?.pid, floors: floors.child.pid },
+        options.database,
+      );
     const cpuRows: CpuRow[] = [];
     const keepCpu = (m: Measurement, per: string, before: CpuSample, after: CpuSample, operations = m.count): void => {
       const use = cpuPerOperation(before, after, operations);
@@ -379,7 +440,9 @@ async function main(): Promise<void> {
     const results: Record<string, Measurement> = {};
     const keep = (m: Measurement): Measurement => {
       results[m.label] = m;
-      log(`  ${m.label}: ${Math.round(m.rate)}/s, p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms${m.errors ? `, ${m.errors} errors` : ''}`);
+      log(
+        `  ${m.label}: ${Math.round(m.rate)}/s, p50 ${m.p50Ms.toFixed(2)} ms, p99 ${m.p99Ms.toFixed(2)} ms${m.errors ? `, ${m.errors} errors` : ''}`,
+      );
       return m;
     };
     const recipientsGet = rotatingGets(roles.recipients, authorization, () => 'maxItems=25');
@@ -399,7 +462,9 @@ async function main(): Promise<void> {
     if (options.warmup > 0) await load('peer warm-up', peerUrl, sends.next, options.warmup);
     const peerPost = keep(await withCpu('send', () => load('floor: peer POST', peerUrl, sends.next)));
     const sqlSend = keep(
-      await withCpu('send', () => floor({ kind: 'send' }, { label: 'floor: SQL send', pool: options.pool, concurrency: options.connections })),
+      await withCpu('send', () =>
+        floor({ kind: 'send' }, { label: 'floor: SQL send', pool: options.pool, concurrency: options.connections }),
+      ),
     );
     await stopPeer(); // idle until the GET floors; its CPU would only add noise
     await deleteUndelivered();
@@ -463,7 +528,9 @@ async function main(): Promise<void> {
     const cpuC0 = cpuOf();
     const drainAllMs = await waitForDrain(600_000, 100);
     const cpuC1 = cpuOf();
-    const { rows: [span] } = await db.query<{ n: string; seconds: number }>(
+    const {
+      rows: [span],
+    } = await db.query<{ n: string; seconds: number }>(
       `SELECT count(*) AS n, extract(epoch FROM max(delivered_at) - min(delivered_at))::float8 AS seconds
          FROM messages WHERE delivered_at >= $1`,
       [c0],
@@ -488,7 +555,10 @@ async function main(): Promise<void> {
     const peerGet = keep(await withCpu('page', () => load('floor: peer GET', peerUrl, recipientsGet)));
     const sqlFirst = keep(
       await withCpu('page', () =>
-        floor({ kind: 'first-page', recipients: recipientXuids }, { label: 'floor: SQL first page', pool: options.pool, concurrency: options.connections }),
+        floor(
+          { kind: 'first-page', recipients: recipientXuids },
+          { label: 'floor: SQL first page', pool: options.pool, concurrency: options.connections },
+        ),
       ),
     );
     const getFirst = keep(await withCpu('page', () => load('(d) GET first page', gatewayUrl, recipientsGet)));
@@ -513,8 +583,14 @@ async function main(): Promise<void> {
     } while (token && position < options.inbox / 2);
     walker.close();
     const walkMs = Date.now() - walkStarted;
-    log(`  walked ${position} entries in ${walkMs} ms; deep tokens at positions ${deep[0].position}..${deep[deep.length - 1].position}`);
-    const deepGet = rotatingGets([roles.reader], authorization, (n) => `maxItems=25&continuationToken=${deep[n % deep.length].token}`);
+    log(
+      `  walked ${position} entries in ${walkMs} ms; deep tokens at positions ${deep[0].position}..${deep[deep.length - 1].position}`,
+    );
+    const deepGet = rotatingGets(
+      [roles.reader],
+      authorization,
+      (n) => `maxItems=25&continuationToken=${deep[n % deep.length].token}`,
+    );
     const sqlNext = keep(
       await withCpu('page', () =>
         floor(
@@ -544,7 +620,11 @@ async function main(): Promise<void> {
         body: sendBody([roles.watcher, ...watcherPlus], probeTag(n)),
       }),
       tag: probeTag,
-      poll: { method: 'GET', path: `/users/xuid(${roles.watcher.xuid})/inbox?maxItems=5`, headers: { authorization: authorization.get(roles.watcher.xuid) as string } },
+      poll: {
+        method: 'GET',
+        path: `/users/xuid(${roles.watcher.xuid})/inbox?maxItems=5`,
+        headers: { authorization: authorization.get(roles.watcher.xuid) as string },
+      },
       pollMs: options.pollMs,
       until: background,
     });
@@ -559,8 +639,12 @@ async function main(): Promise<void> {
       ratioLine('POST w/ delivery / peer POST', postA, peerPost, 0.35),
       ratioLine('POST w/ delivery / SQL send', postA, sqlSend, null),
       ratioLine('POST alone / peer POST', postB, peerPost, null),
-      ratioLine('delivery alone / fan-out 1 msg/tx (entries)', deliveryC, fanOne, 1.0, ' e/s', (m) => Number(m.extra?.['entries/s'])),
-      ratioLine('delivery alone / DELIVERY_SQL.deliver (entries)', deliveryC, fanBatch, null, ' e/s', (m) => Number(m.extra?.['entries/s'])),
+      ratioLine('delivery alone / fan-out 1 msg/tx (entries)', deliveryC, fanOne, 1.0, ' e/s', (m) =>
+        Number(m.extra?.['entries/s']),
+      ),
+      ratioLine('delivery alone / DELIVERY_SQL.deliver (entries)', deliveryC, fanBatch, null, ' e/s', (m) =>
+        Number(m.extra?.['entries/s']),
+      ),
       ratioLine('GET first / peer GET', getFirst, peerGet, 0.8),
       ratioLine('GET first / SQL first page', getFirst, sqlFirst, null),
       ratioLine('GET deep / GET first (within 1.2x)', getDeep, getFirst, 1 / 1.2),
@@ -586,7 +670,7 @@ async function main(): Promise<void> {
     log(
       '(postgres: the postmaster, its background processes and the backends of this database; redis: every redis-server, ' +
         'shared; floors: the SQL floor process; bench: this process, the load generator; others: the rest of the machine, ' +
-        'i.e. other people\'s load: the noise of the row. Neither bench nor others is in the total.)',
+        "i.e. other people's load: the noise of the row. Neither bench nor others is in the total.)",
     );
 
     const report = {

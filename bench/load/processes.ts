@@ -103,7 +103,8 @@ export async function waitReady(child: Child, timeoutMs = READY_TIMEOUT_MS): Pro
   let status = 0;
   while (child.running() && Date.now() < deadline) {
     status = await fetch(`${child.url}/readyz`).then(
-      async (response) => (response.status === 200 && ((await response.json()) as { status?: string }).status === 'degraded' ? 0 : response.status),
+      async (response) =>
+        response.status === 200 && ((await response.json()) as { status?: string }).status === 'degraded' ? 0 : response.status,
       () => 0,
     );
     if (status === 200) return;

@@ -83,11 +83,23 @@ export function ratioLine(
   const serviceValue = pick(service);
   const floorValue = pick(floor);
   const ratio = serviceValue / floorValue;
-  return { label, service, floor, serviceValue, floorValue, ratio, target, pass: target === null ? null : ratio >= target, unit };
+  return {
+    label,
+    service,
+    floor,
+    serviceValue,
+    floorValue,
+    ratio,
+    target,
+    pass: target === null ? null : ratio >= target,
+    unit,
+  };
 }
 
 const num = (value: number, digits = 0): string =>
-  Number.isFinite(value) ? value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '-';
+  Number.isFinite(value)
+    ? value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+    : '-';
 const percent = (value: number | undefined): string => (value === undefined ? '-' : value.toFixed(0));
 const ms = (value: number): string => (Number.isFinite(value) ? value.toFixed(value < 10 ? 2 : 1) : '-');
 
@@ -167,7 +179,10 @@ export function cpuTable(rows: CpuRow[]): string {
 
 export function writeJson(file: string, value: unknown): void {
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`,
+  );
 }
 
 export { ms as formatMs, num as formatNumber };

@@ -161,8 +161,14 @@ export async function runFloor(spec: FloorSpec): Promise<Measurement> {
         const sent = new Date(sentOfMessageId(id));
         await pool.query(
           prepared(OUTBOX_SQL.insertMessage, [
-            id, sender.xuid, MessageType.User, `floor send ${i}`, xuids, sent,
-            new Date(sent.getTime() + spec.ttlSeconds * 1000), `floor-${i}`,
+            id,
+            sender.xuid,
+            MessageType.User,
+            `floor send ${i}`,
+            xuids,
+            sent,
+            new Date(sent.getTime() + spec.ttlSeconds * 1000),
+            `floor-${i}`,
           ]),
         );
         return 1;
@@ -176,7 +182,9 @@ export async function runFloor(spec: FloorSpec): Promise<Measurement> {
           spec.kind === 'first-page'
             ? [spec.recipients[i % spec.recipients.length], 26, 0]
             : [spec.reader, 26, spec.afterIds[i % spec.afterIds.length]];
-        const { rows } = await pool.query(prepared(spec.kind === 'first-page' ? INBOX_SQL.firstPage : INBOX_SQL.nextPage, params));
+        const { rows } = await pool.query(
+          prepared(spec.kind === 'first-page' ? INBOX_SQL.firstPage : INBOX_SQL.nextPage, params),
+        );
         if (rows.length !== 26) throw new Error(`a page of ${rows.length} rows, expected 26`);
         return 1;
       });
@@ -184,7 +192,12 @@ export async function runFloor(spec: FloorSpec): Promise<Measurement> {
     }
     case 'fanout-one': {
       const { rows: messages } = await pool.query<{
-        id: string; expiration: Date; sender_xuid: string; gamertag: string; summary: string; recipients: string[];
+        id: string;
+        expiration: Date;
+        sender_xuid: string;
+        gamertag: string;
+        summary: string;
+        recipients: string[];
       }>(
         `SELECT m.id, m.expiration, m.sender_xuid, u.gamertag, left(m.text, 20) AS summary, m.recipients::text[] AS recipients
            FROM messages m JOIN users u ON u.xuid = m.sender_xuid WHERE m.id = ANY($1::varchar[]) ORDER BY m.id`,
@@ -195,7 +208,9 @@ export async function runFloor(spec: FloorSpec): Promise<Measurement> {
         const m = messages[i];
         if (m === undefined) return null;
         await inTransaction(pool, async (client) => {
-          await client.query(prepared(FANOUT_ONE.entries, [m.id, m.expiration, m.sender_xuid, m.gamertag, m.summary, m.recipients]));
+          await client.query(
+            prepared(FANOUT_ONE.entries, [m.id, m.expiration, m.sender_xuid, m.gamertag, m.summary, m.recipients]),
+          );
           await client.query(prepared(FANOUT_ONE.counters, [m.recipients]));
           await client.query(prepared(FANOUT_ONE.mark, [m.id]));
         });
@@ -242,7 +257,8 @@ if (require.main === module) {
   process.on('message', (spec: FloorSpec) => {
     runFloor(spec).then(
       (value) => process.send?.({ ok: true, value }),
-      (error: unknown) => process.send?.({ ok: false, error: error instanceof Error ? error.stack ?? error.message : String(error) }),
+      (error: unknown) =>
+        process.send?.({ ok: false, error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
     );
   });
   process.on('disconnect', () => process.exit(0));

@@ -63,7 +63,10 @@ describe('admin API', () => {
 
       const response = await fetch(`${url}/admin/users/xuid(${xuid})`, { headers: ADMIN_HEADERS });
       expect(await response.json()).toEqual({ xuid, gamertag, communication: 'everyone', friends: [], blocks: [] });
-      const [row] = await db.query(`SELECT xuid::text AS xuid, xuid = 18446744073709551615 AS exact FROM users WHERE xuid = $1`, [xuid]);
+      const [row] = await db.query(
+        `SELECT xuid::text AS xuid, xuid = 18446744073709551615 AS exact FROM users WHERE xuid = $1`,
+        [xuid],
+      );
       expect(row).toEqual({ xuid, exact: true });
     });
 
@@ -77,7 +80,12 @@ describe('admin API', () => {
       const holder = await createUser(url, { gamertag: `Gt${uniqueGamertag().slice(2)}` });
       const xuid = uniqueXuid();
       for (const variant of [holder.gamertag, holder.gamertag.toUpperCase(), holder.gamertag.toLowerCase()]) {
-        await expectError(await put(`/admin/users/${xuid}`, { gamertag: variant }), 409, 7002, `The gamertag "${variant}" belongs to another user.`);
+        await expectError(
+          await put(`/admin/users/${xuid}`, { gamertag: variant }),
+          409,
+          7002,
+          `The gamertag "${variant}" belongs to another user.`,
+        );
       }
       expect(await db.query('SELECT 1 FROM users WHERE xuid = $1', [xuid])).toEqual([]);
     });
@@ -94,7 +102,11 @@ describe('admin API', () => {
       ['numeric gamertag', { gamertag: 12 }, /gamertag must be/],
       ['16-character gamertag', { gamertag: 'a'.repeat(16) }, /gamertag must be/],
       ['punctuation', { gamertag: 'bad_tag!' }, /gamertag must be/],
-      ['unknown communication', { gamertag: 'Fine', communication: 'nobody' }, /communication must be one of: everyone, friends, blocked/],
+      [
+        'unknown communication',
+        { gamertag: 'Fine', communication: 'nobody' },
+        /communication must be one of: everyone, friends, blocked/,
+      ],
       ['array body', [1], /the body must be a JSON object/],
       ['string body', 'x', /the body must be a JSON object/],
     ])('should answer 400 for %s', async (_, body, message) => {
@@ -124,7 +136,8 @@ describe('admin API', () => {
     it('should make friendships mutual, idempotent and removable', async () => {
       const a = await createUser(url);
       const b = await createUser(url);
-      for (let i = 0; i < 2; i++) expect((await put(`/admin/users/${a.xuid}/friends/${b.xuid}`, undefined, ADMIN_HEADERS)).status).toBe(204);
+      for (let i = 0; i < 2; i++)
+        expect((await put(`/admin/users/${a.xuid}/friends/${b.xuid}`, undefined, ADMIN_HEADERS)).status).toBe(204);
 
       const rows = await db.query(
         'SELECT user_xuid, friend_xuid FROM friendships WHERE user_xuid = ANY($1::numeric[]) ORDER BY user_xuid = $2 DESC',
@@ -134,11 +147,17 @@ describe('admin API', () => {
         { user_xuid: a.xuid, friend_xuid: b.xuid },
         { user_xuid: b.xuid, friend_xuid: a.xuid },
       ]);
-      const detail = (await (await fetch(`${url}/admin/users/${b.xuid}`, { headers: ADMIN_HEADERS })).json()) as { friends: string[]; blocks: string[] };
+      const detail = (await (await fetch(`${url}/admin/users/${b.xuid}`, { headers: ADMIN_HEADERS })).json()) as {
+        friends: string[];
+        blocks: string[];
+      };
       expect(detail.friends).toEqual([a.xuid]);
 
       for (let i = 0; i < 2; i++) {
-        const removed = await fetch(`${url}/admin/users/${b.xuid}/friends/${a.xuid}`, { method: 'DELETE', headers: ADMIN_HEADERS });
+        const removed = await fetch(`${url}/admin/users/${b.xuid}/friends/${a.xuid}`, {
+          method: 'DELETE',
+          headers: ADMIN_HEADERS,
+        });
         expect(removed.status).toBe(204);
       }
       expect(await db.query('SELECT 1 FROM friendships WHERE user_xuid = ANY($1::numeric[])', [[a.xuid, b.xuid]])).toEqual([]);
@@ -148,13 +167,22 @@ describe('admin API', () => {
       const owner = await createUser(url);
       const target = await createUser(url);
       expect((await put(`/admin/users/${owner.xuid}/blocks/${target.xuid}`, undefined, ADMIN_HEADERS)).status).toBe(204);
-      expect(await db.query('SELECT owner_xuid, blocked_xuid FROM blocks WHERE owner_xuid = ANY($1::numeric[]) OR blocked_xuid = ANY($1::numeric[])', [[owner.xuid, target.xuid]])).toEqual([
-        { owner_xuid: owner.xuid, blocked_xuid: target.xuid },
-      ]);
-      const detail = (await (await fetch(`${url}/admin/users/${owner.xuid}`, { headers: ADMIN_HEADERS })).json()) as { friends: string[]; blocks: string[] };
+      expect(
+        await db.query(
+          'SELECT owner_xuid, blocked_xuid FROM blocks WHERE owner_xuid = ANY($1::numeric[]) OR blocked_xuid = ANY($1::numeric[])',
+          [[owner.xuid, target.xuid]],
+        ),
+      ).toEqual([{ owner_xuid: owner.xuid, blocked_xuid: target.xuid }]);
+      const detail = (await (await fetch(`${url}/admin/users/${owner.xuid}`, { headers: ADMIN_HEADERS })).json()) as {
+        friends: string[];
+        blocks: string[];
+      };
       expect(detail.blocks).toEqual([target.xuid]);
 
-      const removed = await fetch(`${url}/admin/users/${owner.xuid}/blocks/${target.xuid}`, { method: 'DELETE', headers: ADMIN_HEADERS });
+      const removed = await fetch(`${url}/admin/users/${owner.xuid}/blocks/${target.xuid}`, {
+        method: 'DELETE',
+        headers: ADMIN_HEADERS,
+      });
       expect(removed.status).toBe(204);
       expect(await db.query('SELECT 1 FROM blocks WHERE owner_xuid = $1', [owner.xuid])).toEqual([]);
     });
@@ -162,16 +190,35 @@ describe('admin API', () => {
     it('should answer 404 when either user does not exist', async () => {
       const known = await createUser(url);
       const unknown = uniqueXuid();
-      for (const path of [`${known.xuid}/friends/${unknown}`, `${unknown}/friends/${known.xuid}`, `${known.xuid}/blocks/${unknown}`]) {
+      for (const path of [
+        `${known.xuid}/friends/${unknown}`,
+        `${unknown}/friends/${known.xuid}`,
+        `${known.xuid}/blocks/${unknown}`,
+      ]) {
         await expectError(await put(`/admin/users/${path}`, undefined, ADMIN_HEADERS), 404, 7003, 'Both users must exist.');
       }
-      await expectError(await fetch(`${url}/admin/users/${unknown}`, { headers: ADMIN_HEADERS }), 404, 7003, `No user has XUID ${unknown}.`);
+      await expectError(
+        await fetch(`${url}/admin/users/${unknown}`, { headers: ADMIN_HEADERS }),
+        404,
+        7003,
+        `No user has XUID ${unknown}.`,
+      );
     });
 
     it('should answer 400 for a user befriending or blocking themself', async () => {
       const user = await createUser(url);
-      await expectError(await put(`/admin/users/${user.xuid}/friends/${user.xuid}`, undefined, ADMIN_HEADERS), 400, 7001, /cannot befriend themself/);
-      await expectError(await put(`/admin/users/${user.xuid}/blocks/${user.xuid}`, undefined, ADMIN_HEADERS), 400, 7001, /cannot block themself/);
+      await expectError(
+        await put(`/admin/users/${user.xuid}/friends/${user.xuid}`, undefined, ADMIN_HEADERS),
+        400,
+        7001,
+        /cannot befriend themself/,
+      );
+      await expectError(
+        await put(`/admin/users/${user.xuid}/blocks/${user.xuid}`, undefined, ADMIN_HEADERS),
+        400,
+        7001,
+        /cannot block themself/,
+      );
     });
   });
 });

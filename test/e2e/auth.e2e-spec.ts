@@ -69,7 +69,11 @@ describe('user authentication on the contract routes', () => {
 
   it('should answer 401 for a token with a bad signature', async () => {
     const xuid = uniqueXuid();
-    const token = handmadeToken({ alg: 'HS256', typ: 'JWT' }, { xid: xuid, exp: inFuture() }, 'some-other-secret-that-is-long-enough');
+    const token = handmadeToken(
+      { alg: 'HS256', typ: 'JWT' },
+      { xid: xuid, exp: inFuture() },
+      'some-other-secret-that-is-long-enough',
+    );
     await expectError(await inbox(xuid, { authorization: `Bearer ${token}` }), 401, 'auth', 2003);
   });
 
@@ -85,7 +89,11 @@ describe('user authentication on the contract routes', () => {
 
   it('should answer 401 for an expired token', async () => {
     const xuid = uniqueXuid();
-    const token = handmadeToken({ alg: 'HS256' }, { xid: xuid, exp: Math.floor(Date.now() / 1000) - 60 }, DEVELOPMENT_JWT_SECRET);
+    const token = handmadeToken(
+      { alg: 'HS256' },
+      { xid: xuid, exp: Math.floor(Date.now() / 1000) - 60 },
+      DEVELOPMENT_JWT_SECRET,
+    );
     await expectError(await inbox(xuid, { authorization: `Bearer ${token}` }), 401, 'auth', 2004);
   });
 
@@ -105,7 +113,7 @@ describe('user authentication on the contract routes', () => {
     await expectError(response, 403, 'auth', 2101);
   });
 
-  it('should answer 401 before 403 or 404: a bad token on someone else\'s or a broken path', async () => {
+  it("should answer 401 before 403 or 404: a bad token on someone else's or a broken path", async () => {
     await expectError(await inbox('abc', { authorization: 'Bearer x.y.z' }, 'xuid(abc)'), 401, 'auth', 2003);
   });
 

@@ -95,16 +95,31 @@ describe('delivery: message expiry and purge', () => {
       expect((await listing(recipient.xuid)).body.pagingInfo.totalItems).toBe(5);
 
       const lastExpiration = Math.max(...goes.map((m) => Date.parse(m.expiration)));
-      const afterExpiry = await eventually(() => listing(recipient.xuid), (page) => page.body.pagingInfo.totalItems === 2);
+      const afterExpiry = await eventually(
+        () => listing(recipient.xuid),
+        (page) => page.body.pagingInfo.totalItems === 2,
+      );
       expect(Date.now()).toBeGreaterThanOrEqual(lastExpiration);
       expect(afterExpiry).toEqual({
         status: 200,
-        body: { results: [...stays].reverse().map((m) => expectedItem(m)), pagingInfo: { continuationToken: null, totalItems: 2 } },
+        body: {
+          results: [...stays].reverse().map((m) => expectedItem(m)),
+          pagingInfo: { continuationToken: null, totalItems: 2 },
+        },
       });
-      const detail = await request(longLived.url, 'GET', inboxPath(recipient.xuid, `/${goes[0].id}`), await bearer(recipient.xuid));
+      const detail = await request(
+        longLived.url,
+        'GET',
+        inboxPath(recipient.xuid, `/${goes[0].id}`),
+        await bearer(recipient.xuid),
+      );
       expect({ status: detail.status, body: detail.body }).toEqual({
         status: 404,
-        body: { errorSource: 'inbox', errorCode: ERRORS.MESSAGE_NOT_FOUND.code, errorMessage: ERRORS.MESSAGE_NOT_FOUND.message },
+        body: {
+          errorSource: 'inbox',
+          errorCode: ERRORS.MESSAGE_NOT_FOUND.code,
+          errorMessage: ERRORS.MESSAGE_NOT_FOUND.message,
+        },
       });
       // Not purged yet: only reading hides them.
       expect(await rows.inboxes([recipient.xuid])).toEqual(new Map([[recipient.xuid, ids]]));
@@ -129,7 +144,11 @@ describe('delivery: message expiry and purge', () => {
     const deliveries = new Queue(DELIVERY_QUEUE, { connection: redisOptionsFromUrl(testRedisUrl()), prefix });
     await deliveries.pause();
     try {
-      await sendAll(shortLived.url, [{ sender: sender.xuid, recipients: [recipient.xuid], text: 'stuck behind a paused queue' }], 1);
+      await sendAll(
+        shortLived.url,
+        [{ sender: sender.xuid, recipients: [recipient.xuid], text: 'stuck behind a paused queue' }],
+        1,
+      );
       const [id] = await rows.messageIdsOf([sender.xuid]);
       expect(await rows.deliveredCount([id])).toBe(0);
 

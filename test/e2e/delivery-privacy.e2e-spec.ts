@@ -65,7 +65,12 @@ describe('delivery: privacy and what the recipient sees', () => {
 
   /** Sends, checks the sender saw 200 with an empty body, and waits until delivery marked the message done. */
   async function sendAndDeliver(sender: TestUser, recipients: Xuid[], text: string): Promise<DeliveredMessage> {
-    const response = await send(url, sender.xuid, recipients.map((xuid) => ({ xuid })), { text });
+    const response = await send(
+      url,
+      sender.xuid,
+      recipients.map((xuid) => ({ xuid })),
+      { text },
+    );
     expect({ status: response.status, body: response.text }).toEqual({ status: 200, body: '' });
     const [stored] = await rows.query<{ id: string; sent: Date; expiration: Date }>(
       `SELECT id, sent, expiration FROM messages WHERE sender_xuid = $1 AND text = $2`,
@@ -100,7 +105,11 @@ describe('delivery: privacy and what the recipient sees', () => {
       sender = await createUser(url);
       recipients = [];
       for (const c of CASES) recipients.push(await recipientFor(sender, c));
-      message = await sendAndDeliver(sender, recipients.map((user) => user.xuid), 'to all twelve at once');
+      message = await sendAndDeliver(
+        sender,
+        recipients.map((user) => user.xuid),
+        'to all twelve at once',
+      );
     });
 
     it.each(CASES.map((c, index) => [describeCase(c), index] as const))('should %s', async (_, index) => {
@@ -133,7 +142,9 @@ describe('delivery: privacy and what the recipient sees', () => {
 
       expect(await inboxOf(recipient.xuid)).toEqual({
         status: 200,
-        body: c.receives ? { results: [expectedItem(message)], pagingInfo: { continuationToken: null, totalItems: 1 } } : EMPTY_INBOX,
+        body: c.receives
+          ? { results: [expectedItem(message)], pagingInfo: { continuationToken: null, totalItems: 1 } }
+          : EMPTY_INBOX,
       });
       expect(await rows.recipientsOf(message.id)).toEqual(c.receives ? [recipient.xuid] : []);
       expect(await rows.counters([recipient.xuid])).toEqual(new Map([[recipient.xuid, c.receives ? 1 : null]]));

@@ -156,7 +156,12 @@ describe('delivery: the message summary a recipient sees', () => {
   });
 
   async function sendThroughGateway(text: string, to: Xuid[]): Promise<string> {
-    const response = await send(url, sender.xuid, to.map((xuid) => ({ xuid })), { text });
+    const response = await send(
+      url,
+      sender.xuid,
+      to.map((xuid) => ({ xuid })),
+      { text },
+    );
     expect({ status: response.status, body: response.text }).toEqual({ status: 200, body: '' });
     const [stored] = await rows.query<{ id: string }>(`SELECT id FROM messages WHERE sender_xuid = $1 AND text = $2`, [
       sender.xuid,
@@ -178,7 +183,9 @@ describe('delivery: the message summary a recipient sees', () => {
   }
 
   async function describeStored(id: string, c: SummaryCase): Promise<DeliveredMessage> {
-    const [stored] = await rows.query<{ sent: Date; expiration: Date }>(`SELECT sent, expiration FROM messages WHERE id = $1`, [id]);
+    const [stored] = await rows.query<{ sent: Date; expiration: Date }>(`SELECT sent, expiration FROM messages WHERE id = $1`, [
+      id,
+    ]);
     return {
       id,
       recipient: recipients[0].xuid,

@@ -55,7 +55,12 @@ describe('errorResponse on every error path', () => {
 
   it('should answer 400 (not 415) for a body of another media type, or none named', async () => {
     for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', undefined]) {
-      await expectErrorResponse(await putUser(`{"gamertag":"${uniqueGamertag()}"}`, contentType), 400, 1003, 'Content-Type must be application/json.');
+      await expectErrorResponse(
+        await putUser(`{"gamertag":"${uniqueGamertag()}"}`, contentType),
+        400,
+        1003,
+        'Content-Type must be application/json.',
+      );
     }
   });
 
@@ -69,7 +74,12 @@ describe('errorResponse on every error path', () => {
       const head = `{"gamertag":"${uniqueGamertag()}","pad":"`;
       return Buffer.from(head + 'x'.repeat(size - head.length - 2) + '"}');
     };
-    await expectErrorResponse(await putUser(padded(64 * 1024 + 1), 'application/json'), 413, 1004, 'The request body is larger than 64 KiB.');
+    await expectErrorResponse(
+      await putUser(padded(64 * 1024 + 1), 'application/json'),
+      413,
+      1004,
+      'The request body is larger than 64 KiB.',
+    );
     expect((await putUser(padded(64 * 1024), 'application/json')).status).toBe(201);
   });
 

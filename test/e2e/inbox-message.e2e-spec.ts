@@ -101,7 +101,7 @@ describe('GET and DELETE /users/xuid({xuid})/inbox/{messageId}', () => {
       expect(await factory.entry(owner, unread.id)).toEqual({ is_read: false });
     });
 
-    it('should answer 404 with the same body for another inbox\'s message as for one that never existed', async () => {
+    it("should answer 404 with the same body for another inbox's message as for one that never existed", async () => {
       const owner = uniqueXuid();
       const other = uniqueXuid();
       const [theirs] = await factory.deliver(other, [{}]);
@@ -219,7 +219,7 @@ describe('GET and DELETE /users/xuid({xuid})/inbox/{messageId}', () => {
       expect(await factory.counter(owner)).toBe(1);
     });
 
-    it('should answer 204 and leave the other inbox alone when the id is another user\'s message', async () => {
+    it("should answer 204 and leave the other inbox alone when the id is another user's message", async () => {
       const owner = uniqueXuid();
       const other = uniqueXuid();
       const [theirs] = await factory.deliver(other, [{}]);

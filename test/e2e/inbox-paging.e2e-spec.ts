@@ -111,7 +111,12 @@ describe('Paging the inbox with continuation tokens', () => {
 
   it('should not show newer messages mid-walk when messages arrive during the enumeration', async () => {
     const owner = uniqueXuid();
-    const original = newestFirst(await factory.deliver(owner, Array.from({ length: 40 }, () => ({}))));
+    const original = newestFirst(
+      await factory.deliver(
+        owner,
+        Array.from({ length: 40 }, () => ({})),
+      ),
+    );
     const arrivals: DeliveredMessage[] = [];
 
     const pages = await walk(owner, 7, async () => {
@@ -122,12 +127,21 @@ describe('Paging the inbox with continuation tokens', () => {
     // The last page was read before the last arrivals.
     expect(pages[pages.length - 1].pagingInfo.totalItems).toBe(40 + arrivals.length - 2);
     const fresh = await page(owner, '?maxItems=2');
-    expect(ids(fresh.body)).toEqual(newestFirst(arrivals).slice(0, 2).map((message) => message.id));
+    expect(ids(fresh.body)).toEqual(
+      newestFirst(arrivals)
+        .slice(0, 2)
+        .map((message) => message.id),
+    );
   });
 
   it('should skip deleted messages without losing or repeating others when messages are deleted mid-walk', async () => {
     const owner = uniqueXuid();
-    const original = newestFirst(await factory.deliver(owner, Array.from({ length: 50 }, () => ({}))));
+    const original = newestFirst(
+      await factory.deliver(
+        owner,
+        Array.from({ length: 50 }, () => ({})),
+      ),
+    );
     const deleted = new Set<string>();
     const deletedAfterShown = new Set<string>();
     const headers = await bearer(owner);
@@ -148,9 +162,7 @@ describe('Paging the inbox with continuation tokens', () => {
     const survivors = original.filter((message) => !deleted.has(message.id)).map((message) => message.id);
     expect(deleted.size).toBeGreaterThan(10);
     expect(pages.flatMap(ids)).toEqual(
-      original
-        .filter((message) => !deleted.has(message.id) || deletedAfterShown.has(message.id))
-        .map((message) => message.id),
+      original.filter((message) => !deleted.has(message.id) || deletedAfterShown.has(message.id)).map((message) => message.id),
     );
     const final = await page(owner, '?maxItems=100');
     expect(final.body.pagingInfo.totalItems).toBe(50 - deleted.size);
@@ -162,7 +174,10 @@ describe('Paging the inbox with continuation tokens', () => {
     let token: string;
 
     beforeAll(async () => {
-      await factory.deliver(owner, Array.from({ length: 5 }, () => ({})));
+      await factory.deliver(
+        owner,
+        Array.from({ length: 5 }, () => ({})),
+      );
       token = (await page(owner, '?maxItems=2')).body.pagingInfo.continuationToken as string;
     });
 
@@ -186,7 +201,10 @@ describe('Paging the inbox with continuation tokens', () => {
 
     it('should answer 400 when the token was issued for another inbox', async () => {
       const other = uniqueXuid();
-      await factory.deliver(other, Array.from({ length: 3 }, () => ({})));
+      await factory.deliver(
+        other,
+        Array.from({ length: 3 }, () => ({})),
+      );
       const foreign = (await page(other, '?maxItems=1')).body.pagingInfo.continuationToken as string;
 
       const response = await page(owner, `?continuationToken=${foreign}`);

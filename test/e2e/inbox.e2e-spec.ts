@@ -1,14 +1,7 @@
 import { MessageType } from '@app/shared/database/entities/message.entity';
 import { ERRORS } from '@app/shared/errors';
 import { Xuid } from '@app/shared/xuid';
-import {
-  expectedItem,
-  InboxFactory,
-  inboxPath,
-  messageIdAt,
-  newestFirst,
-  request,
-} from '../factories/inbox.factory';
+import { expectedItem, InboxFactory, inboxPath, messageIdAt, newestFirst, request } from '../factories/inbox.factory';
 import { bearer, uniqueGamertag, uniqueXuid } from '../factories/users.factory';
 import { startStack } from '../setup/services';
 
@@ -219,7 +212,10 @@ describe('GET /users/xuid({xuid})/inbox', () => {
 
     it('should report the inbox total on every page when the page is smaller', async () => {
       const owner = uniqueXuid();
-      await factory.deliver(owner, Array.from({ length: 12 }, () => ({})));
+      await factory.deliver(
+        owner,
+        Array.from({ length: 12 }, () => ({})),
+      );
 
       const first = await list(owner, '?maxItems=5');
       const second = await list(owner, `?maxItems=5&continuationToken=${first.body.pagingInfo.continuationToken}`);
@@ -232,7 +228,12 @@ describe('GET /users/xuid({xuid})/inbox', () => {
   describe('maxItems and skipItems', () => {
     it('should return 25 items with a token when maxItems is absent and more follow', async () => {
       const owner = uniqueXuid();
-      const messages = newestFirst(await factory.deliver(owner, Array.from({ length: 30 }, () => ({}))));
+      const messages = newestFirst(
+        await factory.deliver(
+          owner,
+          Array.from({ length: 30 }, () => ({})),
+        ),
+      );
 
       const response = await list(owner);
 
@@ -242,7 +243,12 @@ describe('GET /users/xuid({xuid})/inbox', () => {
 
     it('should return the window after the skipped items when skipItems is set', async () => {
       const owner = uniqueXuid();
-      const messages = newestFirst(await factory.deliver(owner, Array.from({ length: 10 }, () => ({}))));
+      const messages = newestFirst(
+        await factory.deliver(
+          owner,
+          Array.from({ length: 10 }, () => ({})),
+        ),
+      );
 
       const window = await list(owner, '?skipItems=3&maxItems=4');
       const rest = await list(owner, `?maxItems=100&continuationToken=${window.body.pagingInfo.continuationToken}`);
@@ -262,7 +268,10 @@ describe('GET /users/xuid({xuid})/inbox', () => {
 
     it('should give exactly maxItems and no token when the inbox holds exactly maxItems', async () => {
       const owner = uniqueXuid();
-      await factory.deliver(owner, Array.from({ length: 7 }, () => ({})));
+      await factory.deliver(
+        owner,
+        Array.from({ length: 7 }, () => ({})),
+      );
 
       const response = await list(owner, '?maxItems=7');
 
@@ -311,7 +320,10 @@ describe('GET /users/xuid({xuid})/inbox', () => {
 
     it('should accept the limits themselves when maxItems is 1 or 100 and skipItems 100', async () => {
       const owner = uniqueXuid();
-      await factory.deliver(owner, Array.from({ length: 101 }, () => ({})));
+      await factory.deliver(
+        owner,
+        Array.from({ length: 101 }, () => ({})),
+      );
 
       const one = await list(owner, '?maxItems=1');
       const hundred = await list(owner, '?maxItems=100');
@@ -325,7 +337,12 @@ describe('GET /users/xuid({xuid})/inbox', () => {
 
     it('should ignore skipItems, even an invalid one, when a continuation token is present', async () => {
       const owner = uniqueXuid();
-      const messages = newestFirst(await factory.deliver(owner, Array.from({ length: 6 }, () => ({}))));
+      const messages = newestFirst(
+        await factory.deliver(
+          owner,
+          Array.from({ length: 6 }, () => ({})),
+        ),
+      );
       const first = await list(owner, '?maxItems=2');
       const token = first.body.pagingInfo.continuationToken;
 
@@ -384,14 +401,15 @@ describe('GET /users/xuid({xuid})/inbox', () => {
       expect(response.status).toBe(400);
       expect(response.body).toEqual(errorBody(ERRORS.INBOX_PARAMETER_INVALID, 'maxItems must be given at most once.'));
       expect(tokens.status).toBe(400);
-      expect(tokens.body).toEqual(
-        errorBody(ERRORS.INBOX_PARAMETER_INVALID, 'continuationToken must be given at most once.'),
-      );
+      expect(tokens.body).toEqual(errorBody(ERRORS.INBOX_PARAMETER_INVALID, 'continuationToken must be given at most once.'));
     });
 
     it('should read decimal digits with leading zeros as the integer they spell', async () => {
       const owner = uniqueXuid();
-      await factory.deliver(owner, Array.from({ length: 9 }, () => ({})));
+      await factory.deliver(
+        owner,
+        Array.from({ length: 9 }, () => ({})),
+      );
 
       const response = await list(owner, '?maxItems=007&skipItems=0001');
 

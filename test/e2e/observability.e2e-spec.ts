@@ -61,7 +61,9 @@ describe('observability', () => {
     const user = await createUser(stack.gateway.url);
     await fetch(`${stack.gateway.url}/users/xuid(${user.xuid})/inbox`, { headers: await bearer(user.xuid) });
     const text = await metrics(stack.gateway);
-    expect(text).toMatch(/http_request_duration_seconds_count\{method="GET",route="\/users\/:user\/inbox",status_code="200"\} \d+/);
+    expect(text).toMatch(
+      /http_request_duration_seconds_count\{method="GET",route="\/users\/:user\/inbox",status_code="200"\} \d+/,
+    );
     expect(text).not.toContain(user.xuid);
     expect(text).toMatch(/process_cpu_seconds_total/);
   });

@@ -112,14 +112,19 @@ describe('OpenAPI document and Swagger UI', () => {
     it('should list exactly the routes of the HTTP surface, with the contract paths', () => {
       expect(sorted(Object.keys(document.paths))).toEqual(sorted(Object.keys(OPERATIONS)));
       for (const [path, methods] of Object.entries(OPERATIONS)) {
-        expect({ path, methods: sorted(Object.keys(document.paths[path])) }).toEqual({ path, methods: sorted(Object.keys(methods)) });
+        expect({ path, methods: sorted(Object.keys(document.paths[path])) }).toEqual({
+          path,
+          methods: sorted(Object.keys(methods)),
+        });
       }
     });
 
     it('should document the exact set of status codes of each operation', () => {
       for (const [path, methods] of Object.entries(OPERATIONS)) {
         for (const [method, expected] of Object.entries(methods)) {
-          const statuses = Object.keys(operation(path, method).responses).map(Number).sort((a, b) => a - b);
+          const statuses = Object.keys(operation(path, method).responses)
+            .map(Number)
+            .sort((a, b) => a - b);
           expect({ operation: `${method.toUpperCase()} ${path}`, statuses }).toEqual({
             operation: `${method.toUpperCase()} ${path}`,
             statuses: expected.statuses,
@@ -187,7 +192,9 @@ describe('OpenAPI document and Swagger UI', () => {
     it('should match the errorResponse the service really sends', async () => {
       const real = await fetch(`${url}/users/xuid(2533274790412952)/inbox`);
       expect(real.status).toBe(401);
-      expect(sorted(Object.keys((await real.json()) as Json))).toEqual(sorted(document.components.schemas.ErrorResponse.required));
+      expect(sorted(Object.keys((await real.json()) as Json))).toEqual(
+        sorted(document.components.schemas.ErrorResponse.required),
+      );
     });
 
     it('should declare the user and admin security schemes and use them', () => {
@@ -218,10 +225,11 @@ describe('OpenAPI document and Swagger UI', () => {
       }
       for (const path of ADMIN_PATHS.filter((p) => p.includes('{otherXuid}'))) {
         for (const method of Object.keys(OPERATIONS[path])) {
-          expect(operation(path, method).parameters.filter((p: Json) => p.in === 'path').map((p: Json) => p.name)).toEqual([
-            'xuid',
-            'otherXuid',
-          ]);
+          expect(
+            operation(path, method)
+              .parameters.filter((p: Json) => p.in === 'path')
+              .map((p: Json) => p.name),
+          ).toEqual(['xuid', 'otherXuid']);
         }
       }
     });
@@ -260,7 +268,12 @@ describe('OpenAPI document and Swagger UI', () => {
 
     it('should describe the inbox query parameters and page', () => {
       const path = '/users/xuid({xuid})/inbox';
-      expect(parameter(path, 'get', 'query', 'maxItems')?.schema).toMatchObject({ type: 'integer', minimum: 1, maximum: 100, default: 25 });
+      expect(parameter(path, 'get', 'query', 'maxItems')?.schema).toMatchObject({
+        type: 'integer',
+        minimum: 1,
+        maximum: 100,
+        default: 25,
+      });
       expect(parameter(path, 'get', 'query', 'skipItems')?.schema).toMatchObject({ type: 'integer', minimum: 0, maximum: 100 });
       expect(parameter(path, 'get', 'query', 'continuationToken')?.schema).toMatchObject({ type: 'string', maxLength: 100 });
 
@@ -270,8 +283,17 @@ describe('OpenAPI document and Swagger UI', () => {
       expect(sorted(item.required)).toEqual(['header', 'messageSummary']);
       const header = resolve(item.properties.header);
       const headerFields = [
-        'id', 'isRead', 'sent', 'expiration', 'messageType', 'senderXuid', 'sender',
-        'hasAudio', 'hasPhoto', 'hasText', 'messageFolderType',
+        'id',
+        'isRead',
+        'sent',
+        'expiration',
+        'messageType',
+        'senderXuid',
+        'sender',
+        'hasAudio',
+        'hasPhoto',
+        'hasText',
+        'messageFolderType',
       ];
       expect(sorted(Object.keys(header.properties))).toEqual(sorted(headerFields));
       expect(sorted(header.required)).toEqual(sorted(headerFields));
@@ -303,7 +325,8 @@ describe('OpenAPI document and Swagger UI', () => {
       const body = resolve(upsert.requestBody.content['application/json'].schema);
       expect(body.required).toEqual(['gamertag']);
       expect(body.properties.communication.enum).toEqual(['everyone', 'friends', 'blocked']);
-      for (const status of ['200', '201']) expect(jsonSchemaOf(upsert.responses[status]).required).toEqual(['xuid', 'gamertag', 'communication']);
+      for (const status of ['200', '201'])
+        expect(jsonSchemaOf(upsert.responses[status]).required).toEqual(['xuid', 'gamertag', 'communication']);
       expect(sorted(jsonSchemaOf(operation('/admin/users/{xuid}', 'get').responses['200']).required)).toEqual(
         sorted(['xuid', 'gamertag', 'communication', 'friends', 'blocks']),
       );
@@ -392,7 +415,9 @@ describe('OpenAPI document and Swagger UI', () => {
 
         // Swagger UI breaks long paths with zero-width spaces; data-path holds the path as written.
         const summaries = page.locator('.opblock-summary-path');
-        const dataPaths = await summaries.evaluateAll((elements) => elements.map((element) => element.getAttribute('data-path')));
+        const dataPaths = await summaries.evaluateAll((elements) =>
+          elements.map((element) => element.getAttribute('data-path')),
+        );
         const texts = (await summaries.allTextContents()).map((text) => text.replace(/\u200b/g, ''));
         expect(dataPaths).toHaveLength(OPERATION_COUNT);
         expect(sorted(new Set(texts))).toEqual(sorted(Object.keys(OPERATIONS)));
@@ -403,7 +428,9 @@ describe('OpenAPI document and Swagger UI', () => {
         await send.locator('.opblock-summary').first().click();
         const statusCells = send.locator('.responses-table .response-col_status');
         await statusCells.first().waitFor({ state: 'visible', timeout: 10_000 });
-        const statuses = (await statusCells.allTextContents()).map((text) => text.trim()).filter((text) => /^\d{3}$/.test(text));
+        const statuses = (await statusCells.allTextContents())
+          .map((text) => text.trim())
+          .filter((text) => /^\d{3}$/.test(text));
         expect(statuses.map(Number)).toEqual(OPERATIONS['/users/xuid({xuid})/outbox'].post.statuses);
       }),
       120_000,

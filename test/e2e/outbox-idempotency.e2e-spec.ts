@@ -37,10 +37,10 @@ describe('POST outbox with an Idempotency-Key', () => {
     send(options.baseUrl ?? url, sender, recipients, { text: options.text, headers: { 'idempotency-key': key } });
 
   async function keyRecord(sender: string, key: string): Promise<unknown[]> {
-    return rows.query(
-      `SELECT status_code, message_id FROM idempotency_keys WHERE sender_xuid = $1 AND key = $2`,
-      [sender, key],
-    );
+    return rows.query(`SELECT status_code, message_id FROM idempotency_keys WHERE sender_xuid = $1 AND key = $2`, [
+      sender,
+      key,
+    ]);
   }
 
   it('should answer 200 to a replay with the same key and body, storing and charging once', async () => {
@@ -94,7 +94,13 @@ describe('POST outbox with an Idempotency-Key', () => {
     const key = uniqueKey();
 
     const responses = await Promise.all(
-      Array.from({ length: 10 }, () => sendWithKey(sender.xuid, recipients.map((user) => ({ xuid: user.xuid })), key)),
+      Array.from({ length: 10 }, () =>
+        sendWithKey(
+          sender.xuid,
+          recipients.map((user) => ({ xuid: user.xuid })),
+          key,
+        ),
+      ),
     );
 
     expect(responses.map((response) => [response.status, response.text])).toEqual(Array(10).fill([200, '']));
@@ -116,7 +122,11 @@ describe('POST outbox with an Idempotency-Key', () => {
 
     expect({ status: response.status, body: response.body }).toEqual({
       status: 400,
-      body: { errorSource: 'outbox', errorCode: 4009, errorMessage: 'Idempotency-Key must be 1 to 255 visible ASCII characters.' },
+      body: {
+        errorSource: 'outbox',
+        errorCode: 4009,
+        errorMessage: 'Idempotency-Key must be 1 to 255 visible ASCII characters.',
+      },
     });
     expect(await rows.countOf(sender.xuid)).toBe(0);
     expect(await quota.usage(sender.xuid)).toEqual({ messages: 0, recipients: 0, strangers: 0 });
@@ -142,7 +152,8 @@ describe('POST outbox with an Idempotency-Key', () => {
     try {
       const first = sendWithKey(sender.xuid, [{ xuid: recipient.xuid }], key);
       // Once its claim exists, make it look abandoned (older than the takeover age).
-      for (let i = 0; i < 200 && (await keyRecord(sender.xuid, key)).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      for (let i = 0; i < 200 && (await keyRecord(sender.xuid, key)).length === 0; i++)
+        await new Promise((r) => setTimeout(r, 10));
       await rows.query(
         `UPDATE idempotency_keys SET created_at = created_at - interval '61 seconds' WHERE sender_xuid = $1 AND key = $2`,
         [sender.xuid, key],
@@ -215,7 +226,9 @@ describe('POST outbox with an Idempotency-Key', () => {
     });
     try {
       const sender = await createUser(url);
-      expect((await sendWithKey(sender.xuid, [{ xuid: sender.xuid }], uniqueKey(), { baseUrl: limited.gateway.url })).status).toBe(200);
+      expect(
+        (await sendWithKey(sender.xuid, [{ xuid: sender.xuid }], uniqueKey(), { baseUrl: limited.gateway.url })).status,
+      ).toBe(200);
       const key = uniqueKey();
       for (let attempt = 0; attempt < 2; attempt++) {
         const response = await sendWithKey(sender.xuid, [{ xuid: sender.xuid }], key, { baseUrl: limited.gateway.url });

@@ -101,7 +101,11 @@ describe('outbox limits', () => {
       expect((await send(url(), sender.xuid, byXuid([...strangers.slice(0, 2), ...friends]))).status).toBe(200);
       const refused = await send(url(), sender.xuid, byXuid(strangers));
 
-      expectLimit(refused, 5001, 'Limit strangers-per-message reached: at most 2 strangers in one message. This message can never fit.');
+      expectLimit(
+        refused,
+        5001,
+        'Limit strangers-per-message reached: at most 2 strangers in one message. This message can never fit.',
+      );
       expect(refused.headers.get('retry-after')).toBeNull();
       expect(await quota.usage(sender.xuid)).toEqual({ messages: 1, recipients: 3, strangers: 2 });
       expect(await rows.countOf(sender.xuid)).toBe(1);
@@ -204,7 +208,11 @@ describe('outbox limits', () => {
 
       const refused = await send(url(), sender.xuid, byXuid(friends));
 
-      expectLimit(refused, 5003, 'Limit recipients-per-window reached: at most 5 recipients in 24 hours. This message can never fit.');
+      expectLimit(
+        refused,
+        5003,
+        'Limit recipients-per-window reached: at most 5 recipients in 24 hours. This message can never fit.',
+      );
       expect(refused.headers.get('retry-after')).toBeNull();
       expect(await quota.usage(sender.xuid)).toEqual({ messages: 0, recipients: 0, strangers: 0 });
     });
@@ -321,7 +329,11 @@ describe('outbox limits', () => {
       const refused = await send(url(), sender.xuid, byXuid(friends));
 
       const retryAfter = retryAfterOf(refused, DAY_SECONDS, since);
-      expectLimit(refused, 5002, `Limit messages-per-window reached: at most 250 messages in 24 hours. Retry after ${retryAfter} seconds.`);
+      expectLimit(
+        refused,
+        5002,
+        `Limit messages-per-window reached: at most 250 messages in 24 hours. Retry after ${retryAfter} seconds.`,
+      );
       expect(await rows.countOf(sender.xuid)).toBe(250);
       expect(await quota.logSize(sender.xuid)).toEqual({ log: 250, data: 250 });
       // The default message lifetime: 30 days.

@@ -68,7 +68,11 @@ describe('POST /users/xuid({xuid})/outbox', () => {
   ): void {
     expect({ status: response.status, body: response.body }).toEqual({
       status,
-      body: { errorSource, errorCode, errorMessage: typeof errorMessage === 'string' ? errorMessage : expect.stringMatching(errorMessage) },
+      body: {
+        errorSource,
+        errorCode,
+        errorMessage: typeof errorMessage === 'string' ? errorMessage : expect.stringMatching(errorMessage),
+      },
     });
   }
 
@@ -171,7 +175,11 @@ describe('POST /users/xuid({xuid})/outbox', () => {
     it('should accept exactly 20 recipients', async () => {
       const sender = await createUser(url);
       const recipients = await createUsers(url, 20);
-      const response = await send(url, sender.xuid, recipients.map((user) => ({ xuid: user.xuid })));
+      const response = await send(
+        url,
+        sender.xuid,
+        recipients.map((user) => ({ xuid: user.xuid })),
+      );
       expect(response.status).toBe(200);
       const [message] = await rows.messagesOf(sender.xuid);
       expect(sorted(message.recipients)).toEqual(sorted(recipients.map((user) => user.xuid)));
@@ -266,7 +274,11 @@ describe('POST /users/xuid({xuid})/outbox', () => {
       const sender = await createUser(url);
       const recipient = await createUser(url);
       const body = JSON.stringify(sendBody([{ xuid: recipient.xuid }]));
-      const headers = { ...(await bearer(sender.xuid)), 'content-type': 'application/json; charset=utf-8', 'x-xbl-contract-version': '1' };
+      const headers = {
+        ...(await bearer(sender.xuid)),
+        'content-type': 'application/json; charset=utf-8',
+        'x-xbl-contract-version': '1',
+      };
       expect((await postOutbox(url, `/users/xuid%28${sender.xuid}%29/outbox`, body, headers)).status).toBe(200);
       expect((await postOutbox(url, `/users/xuid(000${sender.xuid})/outbox`, body, headers)).status).toBe(200);
       expect(await rows.countOf(sender.xuid)).toBe(2);
@@ -322,7 +334,13 @@ describe('POST /users/xuid({xuid})/outbox', () => {
 
       const response = await postOutbox(url, outboxPath(xuid), JSON.stringify(sendBody([{ xuid: holder.xuid }])), headers);
 
-      expectError(response, 403, 'outbox', 4008, `The sender is not in the directory and the gamertag "${holder.gamertag}" belongs to another user.`);
+      expectError(
+        response,
+        403,
+        'outbox',
+        4008,
+        `The sender is not in the directory and the gamertag "${holder.gamertag}" belongs to another user.`,
+      );
       await expectNothingKept(xuid);
     });
   });
@@ -371,9 +389,24 @@ describe('POST /users/xuid({xuid})/outbox', () => {
         4002,
         'header.recipients must be a list of 1 to 20 recipients; 21 were given.',
       ],
-      ['an entry is a string', () => JSON.stringify(sendBody([ok(), 'x' as unknown as Recipient])), 4002, 'header.recipients[1] must be an object.'],
-      ['an entry is null', () => JSON.stringify(sendBody([null as unknown as Recipient])), 4002, 'header.recipients[0] must be an object.'],
-      ['an entry is a list', () => JSON.stringify(sendBody([[ok()] as unknown as Recipient])), 4002, 'header.recipients[0] must be an object.'],
+      [
+        'an entry is a string',
+        () => JSON.stringify(sendBody([ok(), 'x' as unknown as Recipient])),
+        4002,
+        'header.recipients[1] must be an object.',
+      ],
+      [
+        'an entry is null',
+        () => JSON.stringify(sendBody([null as unknown as Recipient])),
+        4002,
+        'header.recipients[0] must be an object.',
+      ],
+      [
+        'an entry is a list',
+        () => JSON.stringify(sendBody([[ok()] as unknown as Recipient])),
+        4002,
+        'header.recipients[0] must be an object.',
+      ],
       [
         'an entry has both xuid and gamertag',
         () => JSON.stringify(sendBody([ok(), { xuid: recipient.xuid, gamertag: recipient.gamertag }])),
@@ -386,12 +419,42 @@ describe('POST /users/xuid({xuid})/outbox', () => {
         4003,
         'header.recipients[0] must have exactly one of "xuid" and "gamertag".',
       ],
-      ['messageText is missing', () => JSON.stringify({ header: { recipients: [ok()] } }), 4004, 'messageText is missing or not a string.'],
-      ['messageText is a number', () => `{"header":{"recipients":[{"xuid":"${recipient.xuid}"}]},"messageText":42}`, 4004, 'messageText is missing or not a string.'],
-      ['messageText is null', () => JSON.stringify({ header: { recipients: [ok()] }, messageText: null }), 4004, 'messageText is missing or not a string.'],
-      ['messageText is empty', () => JSON.stringify(sendBody([ok()], '')), 4004, 'messageText must be 1 to 250 characters; it has 0.'],
-      ['messageText has 251 characters', () => JSON.stringify(sendBody([ok()], 'a'.repeat(251))), 4004, 'messageText must be 1 to 250 characters; it has 251.'],
-      ['messageText has 251 emoji', () => JSON.stringify(sendBody([ok()], '😀'.repeat(251))), 4004, 'messageText must be 1 to 250 characters; it has 251.'],
+      [
+        'messageText is missing',
+        () => JSON.stringify({ header: { recipients: [ok()] } }),
+        4004,
+        'messageText is missing or not a string.',
+      ],
+      [
+        'messageText is a number',
+        () => `{"header":{"recipients":[{"xuid":"${recipient.xuid}"}]},"messageText":42}`,
+        4004,
+        'messageText is missing or not a string.',
+      ],
+      [
+        'messageText is null',
+        () => JSON.stringify({ header: { recipients: [ok()] }, messageText: null }),
+        4004,
+        'messageText is missing or not a string.',
+      ],
+      [
+        'messageText is empty',
+        () => JSON.stringify(sendBody([ok()], '')),
+        4004,
+        'messageText must be 1 to 250 characters; it has 0.',
+      ],
+      [
+        'messageText has 251 characters',
+        () => JSON.stringify(sendBody([ok()], 'a'.repeat(251))),
+        4004,
+        'messageText must be 1 to 250 characters; it has 251.',
+      ],
+      [
+        'messageText has 251 emoji',
+        () => JSON.stringify(sendBody([ok()], '😀'.repeat(251))),
+        4004,
+        'messageText must be 1 to 250 characters; it has 251.',
+      ],
       [
         'messageText has an unpaired high surrogate',
         () => `{"header":{"recipients":[{"xuid":"${recipient.xuid}"}]},"messageText":"a\\ud800b"}`,
@@ -431,9 +494,14 @@ describe('POST /users/xuid({xuid})/outbox', () => {
 
     it('should answer 400 when the body has no Content-Type header', async () => {
       // A byte body: fetch adds no Content-Type of its own.
-      const response = await postOutbox(url, outboxPath(sender.xuid), new TextEncoder().encode(JSON.stringify(sendBody([ok()]))), {
-        ...(await bearer(sender.xuid)),
-      });
+      const response = await postOutbox(
+        url,
+        outboxPath(sender.xuid),
+        new TextEncoder().encode(JSON.stringify(sendBody([ok()]))),
+        {
+          ...(await bearer(sender.xuid)),
+        },
+      );
       expectError(response, 400, 'gateway', 1003, 'Content-Type must be application/json.');
     });
 
@@ -455,7 +523,13 @@ describe('POST /users/xuid({xuid})/outbox', () => {
       const sender = await createUser(url);
       const body = JSON.stringify(sendBody([{ xuid: sender.xuid }]));
       const json = { 'content-type': 'application/json' };
-      expectError(await postOutbox(url, outboxPath(sender.xuid), body, json), 401, 'auth', 2001, 'An Authorization header is required.');
+      expectError(
+        await postOutbox(url, outboxPath(sender.xuid), body, json),
+        401,
+        'auth',
+        2001,
+        'An Authorization header is required.',
+      );
       expectError(
         await postOutbox(url, outboxPath(sender.xuid), body, { ...json, authorization: 'Bearer not.a.jwt' }),
         401,
@@ -470,7 +544,12 @@ describe('POST /users/xuid({xuid})/outbox', () => {
       const sender = await createUser(url);
       const other = await createUser(url);
       const headers = { ...(await bearer(other.xuid)), 'content-type': 'application/json' };
-      const response = await postOutbox(url, outboxPath(sender.xuid), JSON.stringify(sendBody([{ xuid: other.xuid }])), headers);
+      const response = await postOutbox(
+        url,
+        outboxPath(sender.xuid),
+        JSON.stringify(sendBody([{ xuid: other.xuid }])),
+        headers,
+      );
       expectError(response, 403, 'auth', 2101, 'The token does not belong to the user in the path.');
       await expectNothingKept(sender.xuid);
       await expectNothingKept(other.xuid);
@@ -484,7 +563,12 @@ describe('POST /users/xuid({xuid})/outbox', () => {
       // Signed by hand: the factory's tokens default to gold.
       const token = await signUserToken({ xuid: sender.xuid, tier, secret: DEVELOPMENT_JWT_SECRET });
       const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-      const response = await postOutbox(url, outboxPath(sender.xuid), JSON.stringify(sendBody([{ xuid: sender.xuid }])), headers);
+      const response = await postOutbox(
+        url,
+        outboxPath(sender.xuid),
+        JSON.stringify(sendBody([{ xuid: sender.xuid }])),
+        headers,
+      );
       expectError(response, 403, 'auth', 2102, 'Sending messages requires a gold subscription.');
       await expectNothingKept(sender.xuid);
     });
@@ -494,7 +578,12 @@ describe('POST /users/xuid({xuid})/outbox', () => {
       async (pathXuid) => {
         const caller = uniqueXuid();
         const headers = { ...(await bearer(caller)), 'content-type': 'application/json' };
-        const response = await postOutbox(url, `/users/xuid(${pathXuid})/outbox`, JSON.stringify(sendBody([{ xuid: caller }])), headers);
+        const response = await postOutbox(
+          url,
+          `/users/xuid(${pathXuid})/outbox`,
+          JSON.stringify(sendBody([{ xuid: caller }])),
+          headers,
+        );
         expectError(response, 403, 'outbox', 3001, 'The XUID in the path cannot be converted.');
       },
     );
@@ -559,7 +648,13 @@ describe('POST /users/xuid({xuid})/outbox', () => {
       const unknown = uniqueXuid();
       const body = `{"header":{"recipients":[{"xuid":${unknown}}]},"messageText":"hi"}`;
       expectError(await postRaw(sender.xuid, body), 404, 'outbox', 4007, `No user has XUID ${unknown}.`);
-      expectError(await send(url, sender.xuid, [{ xuid: `00${unknown}` }]), 404, 'outbox', 4007, `No user has XUID ${unknown}.`);
+      expectError(
+        await send(url, sender.xuid, [{ xuid: `00${unknown}` }]),
+        404,
+        'outbox',
+        4007,
+        `No user has XUID ${unknown}.`,
+      );
       await expectNothingKept(sender.xuid);
     });
   });
@@ -581,7 +676,9 @@ describe('POST /users/xuid({xuid})/outbox', () => {
       const recipient = await createUser(url);
       // Make every insert of this sender's messages fail, as a broken store would.
       const name = `outbox_test_refuse_${sender.xuid}`;
-      await rows.query(`CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by test'; END $$`);
+      await rows.query(
+        `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by test'; END $$`,
+      );
       await rows.query(
         `CREATE TRIGGER ${name} BEFORE INSERT ON messages FOR EACH ROW
            WHEN (NEW.sender_xuid = ${sender.xuid}::numeric) EXECUTE FUNCTION ${name}()`,
@@ -599,7 +696,11 @@ describe('POST /users/xuid({xuid})/outbox', () => {
       expect(await rows.countOf(sender.xuid)).toBe(0);
       // The reserve was recorded (the sums exist) and then released, leaving
       // only its tombstone's counts (a late reserve of it is refused).
-      expect(await quota.redis.hgetall(quota.keysOf(sender.xuid).sums)).toEqual({ messages: '0', recipients: '0', strangers: '0' });
+      expect(await quota.redis.hgetall(quota.keysOf(sender.xuid).sums)).toEqual({
+        messages: '0',
+        recipients: '0',
+        strangers: '0',
+      });
       expect(await quota.logSize(sender.xuid)).toEqual({ log: 0, data: 1 });
 
       expect((await send(url, sender.xuid, [{ xuid: recipient.xuid }])).status).toBe(200);
@@ -609,11 +710,17 @@ describe('POST /users/xuid({xuid})/outbox', () => {
 
   describe('503', () => {
     it('should answer 503 with Retry-After when storing outlasts the statement timeout, and charge nothing', async () => {
-      const bounded = await startGateway({ QUOTA_PORT: stack.quota.rpcPort, REDIS_PREFIX: prefix, DATABASE_STATEMENT_TIMEOUT_MS: 300 });
+      const bounded = await startGateway({
+        QUOTA_PORT: stack.quota.rpcPort,
+        REDIS_PREFIX: prefix,
+        DATABASE_STATEMENT_TIMEOUT_MS: 300,
+      });
       const sender = await createUser(url);
       const recipient = await createUser(url);
       const name = `hang_insert_${sender.xuid}`;
-      await rows.query(`CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(30); RETURN NEW; END $$`);
+      await rows.query(
+        `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(30); RETURN NEW; END $$`,
+      );
       await rows.query(
         `CREATE TRIGGER ${name} BEFORE INSERT ON messages FOR EACH ROW
            WHEN (NEW.sender_xuid = ${sender.xuid}::numeric) EXECUTE FUNCTION ${name}()`,
@@ -648,7 +755,7 @@ describe('POST /users/xuid({xuid})/outbox', () => {
       }
     });
 
-    it("should answer 503 with Retry-After and store nothing when the quota service cannot reach Redis", async () => {
+    it('should answer 503 with Retry-After and store nothing when the quota service cannot reach Redis', async () => {
       const redis = new URL(testRedisUrl());
       const proxy = await new TcpProxy(redis.hostname, Number(redis.port || 6379)).start();
       let quotaBehind: Awaited<ReturnType<typeof startQuota>> | undefined;
@@ -668,7 +775,8 @@ describe('POST /users/xuid({xuid})/outbox', () => {
       } finally {
         // Let quota reconnect first, so that it shuts down cleanly.
         await proxy.start();
-        if (quotaBehind) await until(async () => (await fetch(`${quotaBehind!.url}/readyz`)).status === 200, 'quota to be ready');
+        if (quotaBehind)
+          await until(async () => (await fetch(`${quotaBehind!.url}/readyz`)).status === 200, 'quota to be ready');
         await gateway?.close();
         await quotaBehind?.close();
         await proxy.stop();
@@ -745,7 +853,12 @@ class PausableProxy {
 
   /** How often `pattern` occurs in what is held back. */
   held(pattern: RegExp): number {
-    return this.pending.map(({ chunk }) => chunk.toString('latin1')).join('').match(pattern)?.length ?? 0;
+    return (
+      this.pending
+        .map(({ chunk }) => chunk.toString('latin1'))
+        .join('')
+        .match(pattern)?.length ?? 0
+    );
   }
 
   resume(): void {

@@ -24,9 +24,14 @@ export async function sendAll(gatewayUrl: string, sends: PlannedSend[], concurre
   const worker = async (): Promise<void> => {
     while (next < sends.length) {
       const planned = sends[next++];
-      const response = await send(gatewayUrl, planned.sender, planned.recipients.map((xuid) => ({ xuid })), {
-        text: planned.text,
-      });
+      const response = await send(
+        gatewayUrl,
+        planned.sender,
+        planned.recipients.map((xuid) => ({ xuid })),
+        {
+          text: planned.text,
+        },
+      );
       if (response.status !== 200 || response.text !== '') refused.push(`${planned.text}: ${response.status} ${response.text}`);
     }
   };
@@ -38,10 +43,19 @@ export async function sendAll(gatewayUrl: string, sends: PlannedSend[], concurre
  * `messages` senders each send to a random `perMessage` of `recipients`
  * (everyone when perMessage = recipients.length), texts "<label> <n>".
  */
-export function planSends(label: string, senders: TestUser[], recipients: TestUser[], messages: number, perMessage: number): PlannedSend[] {
+export function planSends(
+  label: string,
+  senders: TestUser[],
+  recipients: TestUser[],
+  messages: number,
+  perMessage: number,
+): PlannedSend[] {
   return Array.from({ length: messages }, (_, index) => ({
     sender: senders[index % senders.length].xuid,
-    recipients: pick(recipients.map((user) => user.xuid), perMessage),
+    recipients: pick(
+      recipients.map((user) => user.xuid),
+      perMessage,
+    ),
     text: `${label} ${index}`,
   }));
 }
@@ -100,7 +114,10 @@ export class DeliveryRows {
 
   /** Ids of the senders' messages, oldest first. */
   async messageIdsOf(senders: Xuid[]): Promise<string[]> {
-    const rows = await this.query<{ id: string }>(`SELECT id FROM messages WHERE sender_xuid = ANY($1::numeric[]) ORDER BY id`, [senders]);
+    const rows = await this.query<{ id: string }>(
+      `SELECT id FROM messages WHERE sender_xuid = ANY($1::numeric[]) ORDER BY id`,
+      [senders],
+    );
     return rows.map((row) => row.id);
   }
 
@@ -123,7 +140,8 @@ export class DeliveryRows {
     for (;;) {
       const delivered = await this.deliveredCount(ids);
       if (delivered >= count) return delivered;
-      if (Date.now() > deadline) throw new Error(`${delivered} of ${ids.length} messages delivered after ${timeoutMs} ms; wanted ${count}`);
+      if (Date.now() > deadline)
+        throw new Error(`${delivered} of ${ids.length} messages delivered after ${timeoutMs} ms; wanted ${count}`);
       await new Promise((wake) => setTimeout(wake, pollMs));
     }
   }

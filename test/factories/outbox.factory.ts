@@ -104,7 +104,9 @@ export class OutboxRows {
   }
 
   async countOf(sender: string): Promise<number> {
-    const [row] = await this.query<{ count: string }>(`SELECT count(*) AS count FROM messages WHERE sender_xuid = $1`, [sender]);
+    const [row] = await this.query<{ count: string }>(`SELECT count(*) AS count FROM messages WHERE sender_xuid = $1`, [
+      sender,
+    ]);
     return Number(row.count);
   }
 }

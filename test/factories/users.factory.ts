@@ -59,7 +59,10 @@ export async function makeFriends(gatewayUrl: string, a: Xuid, b: Xuid): Promise
 }
 
 export async function block(gatewayUrl: string, owner: Xuid, target: Xuid): Promise<void> {
-  const response = await fetch(`${gatewayUrl}/admin/users/${owner}/blocks/${target}`, { method: 'PUT', headers: ADMIN_HEADERS });
+  const response = await fetch(`${gatewayUrl}/admin/users/${owner}/blocks/${target}`, {
+    method: 'PUT',
+    headers: ADMIN_HEADERS,
+  });
   if (response.status !== 204) throw new Error(`block: ${response.status}`);
 }
 
@@ -70,7 +73,8 @@ export async function putUser(gatewayUrl: string, xuid: Xuid, gamertag = uniqueG
     headers: { ...ADMIN_HEADERS, 'content-type': 'application/json' },
     body: JSON.stringify({ gamertag }),
   });
-  if (response.status !== 201 && response.status !== 200) throw new Error(`putUser: ${response.status} ${await response.text()}`);
+  if (response.status !== 201 && response.status !== 200)
+    throw new Error(`putUser: ${response.status} ${await response.text()}`);
   return { xuid, gamertag };
 }
 

@@ -84,7 +84,11 @@ describe('chaos: sends through process kills and dependency cuts', () => {
     cleanups.push(async () => {
       for (const service of running) await service.stop();
     });
-    const start = async (name: 'gateway' | 'quota' | 'delivery', settings: Settings, port?: number): Promise<ServiceProcess> => {
+    const start = async (
+      name: 'gateway' | 'quota' | 'delivery',
+      settings: Settings,
+      port?: number,
+    ): Promise<ServiceProcess> => {
       const service = await spawnService(name, settings, port);
       running.add(service);
       await service.ready();
@@ -109,7 +113,10 @@ describe('chaos: sends through process kills and dependency cuts', () => {
     const sendLoop = async (sender: TestUser): Promise<void> => {
       const headers = { ...(await bearer(sender.xuid)), 'content-type': 'application/json' };
       for (let n = 0; sending; n++) {
-        const chosen = [...recipients].sort(() => Math.random() - 0.5).slice(0, PER_MESSAGE).map((user) => user.xuid);
+        const chosen = [...recipients]
+          .sort(() => Math.random() - 0.5)
+          .slice(0, PER_MESSAGE)
+          .map((user) => user.xuid);
         const text = `chaos ${sender.xuid} ${n}`;
         const started = Date.now();
         const attempt: Attempt = { sender: sender.xuid, text, recipients: chosen, status: 0, ms: 0, timedOut: false };
@@ -117,7 +124,12 @@ describe('chaos: sends through process kills and dependency cuts', () => {
           const response = await fetch(`${url}${outboxPath(sender.xuid)}`, {
             method: 'POST',
             headers,
-            body: JSON.stringify(sendBody(chosen.map((xuid) => ({ xuid })), text)),
+            body: JSON.stringify(
+              sendBody(
+                chosen.map((xuid) => ({ xuid })),
+                text,
+              ),
+            ),
             signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
           });
           await response.arrayBuffer();
@@ -165,7 +177,7 @@ describe('chaos: sends through process kills and dependency cuts', () => {
     // Every stored message gets delivered (the sweeper catches what the cuts left behind).
     const undelivered = async (): Promise<number> =>
       Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM messages WHERE delivered_at IS NULL`)).rows[0].n);
-    for (const deadline = Date.now() + 60_000; (await undelivered()) > 0 && Date.now() < deadline; ) await sleep(250);
+    for (const deadline = Date.now() + 60_000; (await undelivered()) > 0 && Date.now() < deadline;) await sleep(250);
     expect(await undelivered()).toBe(0);
     // Reservations of sends that died before storing lapse after their deadline.
     await sleep(PENDING_SECONDS * 1000 + 500);
@@ -187,7 +199,9 @@ describe('chaos: sends through process kills and dependency cuts', () => {
       )
     ).rows;
     const copies = new Map(stored.map((row) => [row.text, row.n]));
-    expect(attempts.filter((attempt) => attempt.status === 200 && copies.get(attempt.text) !== 1).map((a) => a.text)).toEqual([]);
+    expect(attempts.filter((attempt) => attempt.status === 200 && copies.get(attempt.text) !== 1).map((a) => a.text)).toEqual(
+      [],
+    );
     expect(stored.filter((row) => row.n !== 1)).toEqual([]);
     const missing = await db.query(
       `SELECT m.id FROM messages m CROSS JOIN LATERAL unnest(m.recipients) AS r(xuid)

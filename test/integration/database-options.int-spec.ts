@@ -10,7 +10,11 @@ import { testDatabaseUrl } from '../setup/test-env';
 describe('database connection options', () => {
   async function planCacheModeWith(prepared: 'true' | 'false'): Promise<string> {
     const dataSource = new DataSource(
-      createDataSourceOptions({ DATABASE_URL: testDatabaseUrl(), DATABASE_POOL_SIZE: 1, DATABASE_PREPARED_STATEMENTS: prepared }),
+      createDataSourceOptions({
+        DATABASE_URL: testDatabaseUrl(),
+        DATABASE_POOL_SIZE: 1,
+        DATABASE_PREPARED_STATEMENTS: prepared,
+      }),
     );
     await dataSource.initialize();
     try {
@@ -31,7 +35,9 @@ describe('database connection options', () => {
 
   it("should bound every statement and idle transaction by the services' timeout, and leave scripts unbounded", async () => {
     const settings = async (timeout?: number): Promise<Record<string, string>> => {
-      const dataSource = new DataSource(createDataSourceOptions({ DATABASE_URL: testDatabaseUrl(), DATABASE_POOL_SIZE: 1 }, timeout));
+      const dataSource = new DataSource(
+        createDataSourceOptions({ DATABASE_URL: testDatabaseUrl(), DATABASE_POOL_SIZE: 1 }, timeout),
+      );
       await dataSource.initialize();
       try {
         const [row] = await dataSource.query(

@@ -174,7 +174,10 @@ describe('delivery: batches of deliveries', () => {
 
     // Postgres would notice the closed socket only when pg_sleep ends; ending the backend now rolls its batch back at once.
     expect(await rows.query(`SELECT pg_terminate_backend($1) AS ended`, [sleeper])).toEqual([{ ended: true }]);
-    await waitUntil(async () => (await rows.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [sleeper])).length === 0, 'the hung backend to end');
+    await waitUntil(
+      async () => (await rows.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [sleeper])).length === 0,
+      'the hung backend to end',
+    );
     expect(await rows.deliveredCount([marker])).toBe(0);
     expect(await rows.recipientsOf(marker)).toEqual([]);
     await drop();
@@ -189,9 +192,9 @@ describe('delivery: batches of deliveries', () => {
     expect(inboxes).toEqual(expected);
     expect(await rows.counters(recipients)).toEqual(entryCounts(expected));
     // Nothing anywhere else either: no entry of these messages outside their recipients.
-    expect(await rows.query(`SELECT count(*)::int AS n FROM inbox_entries WHERE message_id = ANY($1::varchar[])`, [ids])).toEqual([
-      { n: messages * perMessage },
-    ]);
+    expect(
+      await rows.query(`SELECT count(*)::int AS n FROM inbox_entries WHERE message_id = ANY($1::varchar[])`, [ids]),
+    ).toEqual([{ n: messages * perMessage }]);
 
     // Every delivery job completed, the marker's after the stalled check handed it on.
     const queue = queueOf(prefix);
@@ -212,22 +215,29 @@ describe('delivery: batches of deliveries', () => {
   /** The pid of the backend asleep in the trigger, in the middle of a batch's statement. */
   async function waitForSleepingDelivery(): Promise<number> {
     let pid: number | undefined;
-    await waitUntil(async () => {
-      const found = await rows.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE ${SLEEPING_DELIVERY}`);
-      pid = found[0]?.pid;
-      return pid !== undefined;
-    }, 'a delivery statement asleep in the trigger', 30_000);
+    await waitUntil(
+      async () => {
+        const found = await rows.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE ${SLEEPING_DELIVERY}`);
+        pid = found[0]?.pid;
+        return pid !== undefined;
+      },
+      'a delivery statement asleep in the trigger',
+      30_000,
+    );
     return pid!;
   }
 });
 
-const isDeliveryJob = (job: Job): boolean => job.name === DELIVERY_JOBS.deliverMessage || job.name === DELIVERY_JOBS.deliverMessages;
+const isDeliveryJob = (job: Job): boolean =>
+  job.name === DELIVERY_JOBS.deliverMessage || job.name === DELIVERY_JOBS.deliverMessages;
 
 const messageIdsOf = (job: Job): string[] =>
   job.data.messages ? job.data.messages.map((message: { messageId: string }) => message.messageId) : [job.data.messageId];
 
 async function unfinishedDeliveryJobs(queue: Queue): Promise<Job[]> {
-  return (await queue.getJobs(['active', 'wait', 'waiting', 'delayed', 'prioritized', 'paused', 'failed'])).filter(isDeliveryJob);
+  return (await queue.getJobs(['active', 'wait', 'waiting', 'delayed', 'prioritized', 'paused', 'failed'])).filter(
+    isDeliveryJob,
+  );
 }
 
 /**

@@ -143,7 +143,11 @@ describe('delivery: worker processes that die or stop mid-run', () => {
     stopping.signal('SIGTERM');
     const exit = await stopping.exited;
     // Nest's shutdown hooks close the worker (which waits for its active jobs), then re-raise the signal.
-    expect({ code: exit.code, signal: exit.signal, quick: exit.afterMs < 5000 }).toEqual({ code: null, signal: 'SIGTERM', quick: true });
+    expect({ code: exit.code, signal: exit.signal, quick: exit.afterMs < 5000 }).toEqual({
+      code: null,
+      signal: 'SIGTERM',
+      quick: true,
+    });
     const queue = deliveryQueue(run.prefix);
     cleanups.push(() => queue.close());
     expect(await queue.getActiveCount()).toBe(0);

@@ -100,12 +100,16 @@ describe('delivery: no accepted message is lost', () => {
 
     await postgres.stop();
     // The gateway's job, with two attempts instead of eight so the attempts run out in a moment, not a minute.
-    await queue.add(DELIVERY_JOBS.deliverMessage, { messageId: id }, {
-      ...DELIVER_MESSAGE_JOB_OPTIONS,
-      attempts: 2,
-      backoff: { type: 'fixed', delay: 100 },
-      jobId: id,
-    });
+    await queue.add(
+      DELIVERY_JOBS.deliverMessage,
+      { messageId: id },
+      {
+        ...DELIVER_MESSAGE_JOB_OPTIONS,
+        attempts: 2,
+        backoff: { type: 'fixed', delay: 100 },
+        jobId: id,
+      },
+    );
     await waitForState(queue, id, 'failed');
     const failed = (await queue.getJob(id))!;
     expect({ attemptsMade: failed.attemptsMade, failedReason: failed.failedReason }).toEqual({

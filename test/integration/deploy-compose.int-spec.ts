@@ -279,7 +279,10 @@ describe('the compose load balancer (deploy/compose/haproxy.cfg)', () => {
   });
 
   it("should answer the contract's 503 with Retry-After when no gateway is ready", () => {
-    const rule = /^\s*http-error status 503 content-type "application\/json" string "((?:[^"\\]|\\.)*)" hdr Retry-After (\d+)$/m.exec(config);
+    const rule =
+      /^\s*http-error status 503 content-type "application\/json" string "((?:[^"\\]|\\.)*)" hdr Retry-After (\d+)$/m.exec(
+        config,
+      );
     const { DEPENDENCY_UNAVAILABLE: expected } = ERRORS;
 
     expect(rule).not.toBeNull();

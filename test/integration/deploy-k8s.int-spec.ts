@@ -47,8 +47,7 @@ const objects: Located[] = files.flatMap((file) =>
 );
 
 const ofKind = (kind: string): Located[] => objects.filter((object) => object.kind === kind);
-const named = (kind: string, name: string): Located | undefined =>
-  ofKind(kind).find((object) => object.metadata.name === name);
+const named = (kind: string, name: string): Located | undefined => ofKind(kind).find((object) => object.metadata.name === name);
 
 const namespace = ofKind('Namespace')[0]?.metadata.name;
 const configMap = named('ConfigMap', 'xblmsg-config');
@@ -141,19 +140,19 @@ describe('deploy/k8s manifests', () => {
     const broken = { ...deployment, spec: { ...deployment.spec, replicas: 'two' } };
 
     expect(schemaErrors(broken)).toEqual([expect.stringContaining('replicas')]);
-    expect(schemaErrors({ ...deployment, apiVersion: 'apps/v1beta1' })).toEqual([
-      'no schema for apps/v1beta1 Deployment',
-    ]);
+    expect(schemaErrors({ ...deployment, apiVersion: 'apps/v1beta1' })).toEqual(['no schema for apps/v1beta1 Deployment']);
   });
 
   it('should put every namespaced object in the one namespace, with unique names per kind', () => {
-    const keys = objects.filter((object) => object.kind !== 'Namespace').map((object) => {
-      expect({ object: `${object.kind}/${object.metadata.name}`, namespace: object.metadata.namespace }).toEqual({
-        object: `${object.kind}/${object.metadata.name}`,
-        namespace,
+    const keys = objects
+      .filter((object) => object.kind !== 'Namespace')
+      .map((object) => {
+        expect({ object: `${object.kind}/${object.metadata.name}`, namespace: object.metadata.namespace }).toEqual({
+          object: `${object.kind}/${object.metadata.name}`,
+          namespace,
+        });
+        return `${object.kind}/${object.metadata.name}`;
       });
-      return `${object.kind}/${object.metadata.name}`;
-    });
     const repeated = keys.filter((key, index) => keys.indexOf(key) !== index);
     expect(repeated).toEqual([]);
   });

@@ -15,8 +15,7 @@ const XUID_MAX = '18446744073709551614' as Xuid;
 
 const user = (xuid: string, gamertag: string, communication?: string): string =>
   JSON.stringify({ type: 'user', xuid, gamertag, communication });
-const friendship = (xuid: string, friendXuid: string): string =>
-  JSON.stringify({ type: 'friendship', xuid, friendXuid });
+const friendship = (xuid: string, friendXuid: string): string => JSON.stringify({ type: 'friendship', xuid, friendXuid });
 const block = (xuid: string, blockedXuid: string): string => JSON.stringify({ type: 'block', xuid, blockedXuid });
 
 function summaryOf(partial: Partial<DirectoryImportSummary>): DirectoryImportSummary {
@@ -49,9 +48,7 @@ describe('directory import', () => {
     importDirectory(db, lines, { batchSize });
 
   const usersOf = (xuids: string[]) =>
-    db.query('SELECT xuid, gamertag, communication FROM users WHERE xuid = ANY($1::numeric[]) ORDER BY xuid', [
-      xuids,
-    ]);
+    db.query('SELECT xuid, gamertag, communication FROM users WHERE xuid = ANY($1::numeric[]) ORDER BY xuid', [xuids]);
   const friendshipsOf = (xuids: string[]) =>
     db.query(
       `SELECT user_xuid, friend_xuid FROM friendships
@@ -150,9 +147,7 @@ describe('directory import', () => {
       user(twice, lastTag, 'friends'),
     ]);
 
-    expect(summary).toEqual(
-      summaryOf({ linesRead: 7, users: { created: 1, updated: 4, unchanged: 2 } }),
-    );
+    expect(summary).toEqual(summaryOf({ linesRead: 7, users: { created: 1, updated: 4, unchanged: 2 } }));
     expect(await usersOf([kept, changed, renamed, recased, same, twice])).toEqual(
       [
         { xuid: kept, gamertag: tags[0], communication: 'friends' },

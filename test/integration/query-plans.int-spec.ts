@@ -451,7 +451,9 @@ async function explain(
   try {
     await client.query(`SET LOCAL plan_cache_mode = ${mode}`);
     await client.query(`PREPARE plan_check AS ${statement.text}`);
-    const json = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) EXECUTE plan_check(${args})`);
+    const json = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+      `EXPLAIN (FORMAT JSON) EXECUTE plan_check(${args})`,
+    );
     const text = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN EXECUTE plan_check(${args})`);
     return {
       json: json.rows[0]['QUERY PLAN'][0].Plan,

@@ -183,8 +183,20 @@ describe('quota service (RPC and Lua against real Redis)', () => {
 
       const elapsed = Math.ceil((Date.now() - since) / 1000);
       expect(results).toEqual([
-        { accepted: false, limit: QuotaLimit.StrangersPerWindow, max: 4, windowSeconds: 86_400, retryAfterSeconds: expect.any(Number) },
-        { accepted: false, limit: QuotaLimit.RecipientsPerWindow, max: 5, windowSeconds: 86_400, retryAfterSeconds: expect.any(Number) },
+        {
+          accepted: false,
+          limit: QuotaLimit.StrangersPerWindow,
+          max: 4,
+          windowSeconds: 86_400,
+          retryAfterSeconds: expect.any(Number),
+        },
+        {
+          accepted: false,
+          limit: QuotaLimit.RecipientsPerWindow,
+          max: 5,
+          windowSeconds: 86_400,
+          retryAfterSeconds: expect.any(Number),
+        },
         { accepted: false, limit: QuotaLimit.StrangersPerMessage, max: 2, windowSeconds: 86_400, retryAfterSeconds: -1 },
       ]);
       for (const result of results.slice(0, 2)) {
@@ -330,14 +342,12 @@ describe('quota service (RPC and Lua against real Redis)', () => {
     it('should accept exactly 10 of 50 concurrent reservations spread over both replicas', async () => {
       const sender = uniqueXuid();
 
-      const results = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => rpc(i % 2).reserve(reservation(sender, 1, 1))),
-      );
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => rpc(i % 2).reserve(reservation(sender, 1, 1))));
 
       expect(results.filter((result) => result.accepted).length).toBe(10);
-      expect(new Set(results.filter((result) => !result.accepted).map((result) => (result as { limit: string }).limit))).toEqual(
-        new Set([QuotaLimit.MessagesPerWindow]),
-      );
+      expect(
+        new Set(results.filter((result) => !result.accepted).map((result) => (result as { limit: string }).limit)),
+      ).toEqual(new Set([QuotaLimit.MessagesPerWindow]));
       expect(await keys.usage(sender)).toEqual({ messages: 10, recipients: 10, strangers: 10 });
       expect(await keys.logSize(sender)).toEqual({ log: 10, data: 10 });
     });

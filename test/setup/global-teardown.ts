@@ -42,7 +42,9 @@ export async function releaseRun(state: RunState): Promise<void> {
     // The run's database, and the private ones suites made beside it (test/setup/private-database.ts).
     const names = await runDatabases(state.adminDatabaseUrl, state.databaseName).catch(() => [state.databaseName]);
     for (const name of names) {
-      await dropTestDatabase(state.adminDatabaseUrl, name).catch((err: Error) => problems.push(`drop database ${name}: ${err.message}`));
+      await dropTestDatabase(state.adminDatabaseUrl, name).catch((err: Error) =>
+        problems.push(`drop database ${name}: ${err.message}`),
+      );
     }
     await deleteRedisKeys(state.redisUrl, state.redisPrefix).catch((err: Error) =>
       problems.push(`delete Redis keys ${state.redisPrefix}*: ${err.message}`),

@@ -23,6 +23,7 @@ export async function privateDatabase(label: string): Promise<PrivateDatabase> {
   await runMigrations({ DATABASE_URL: url, DATABASE_POOL_SIZE: 2 });
   return {
     url,
-    drop: () => withClient(admin, (client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
+    drop: () =>
+      withClient(admin, (client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
   };
 }

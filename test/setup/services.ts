@@ -88,7 +88,8 @@ export async function waitUntilReady(service: RunningService, timeoutMs = 5000):
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const status = await fetch(`${service.url}/readyz`).then(
-      async (response) => (response.status === 200 && ((await response.json()) as { status: string }).status !== 'ready' ? 0 : response.status),
+      async (response) =>
+        response.status === 200 && ((await response.json()) as { status: string }).status !== 'ready' ? 0 : response.status,
       () => 0,
     );
     if (status === 200) return;

@@ -121,7 +121,9 @@ describe('DeliveryBatcher', () => {
     held[1].resolve(allDelivered(fake.calls[1]));
     await turns();
     expect(fake.calls).toEqual([ids.slice(0, 3), ids.slice(3, 6), ids.slice(6, 9)]);
-    expect(results.map((result) => result.state)).toEqual(ids.map((_, index) => (index >= 3 && index < 6 ? 'resolved' : 'pending')));
+    expect(results.map((result) => result.state)).toEqual(
+      ids.map((_, index) => (index >= 3 && index < 6 ? 'resolved' : 'pending')),
+    );
 
     held[0].resolve(allDelivered(fake.calls[0]));
     await turns();
@@ -167,7 +169,13 @@ describe('DeliveryBatcher', () => {
   });
 
   it('should write a message requested twice in the same tick once and resolve both callers with its outcome', async () => {
-    const fake = new FakeDelivery(() => new Map<string, DeliveryOutcome>([['dup', 'already-delivered'], ['other', 'delivered']]));
+    const fake = new FakeDelivery(
+      () =>
+        new Map<string, DeliveryOutcome>([
+          ['dup', 'already-delivered'],
+          ['other', 'delivered'],
+        ]),
+    );
     const batcher = batcherOf(fake, 50);
 
     const results = ['dup', 'other', 'dup'].map((id) => track(batcher.deliver(id)));

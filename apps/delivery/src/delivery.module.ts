@@ -41,7 +41,11 @@ export class DeliveryModule {
         MaintenanceService,
         MaintenanceProcessor,
         DeliveryMetrics,
-        { provide: QuotaLedger, inject: [REDIS_CLIENT], useFactory: (redis: Redis) => new QuotaLedger(redis, config.REDIS_PREFIX) },
+        {
+          provide: QuotaLedger,
+          inject: [REDIS_CLIENT],
+          useFactory: (redis: Redis) => new QuotaLedger(redis, config.REDIS_PREFIX),
+        },
       ],
     };
   }

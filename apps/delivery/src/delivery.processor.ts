@@ -57,7 +57,14 @@ export class DeliveryProcessor extends WorkerHost implements OnModuleInit, OnApp
     }
     const result = await handler(job);
     const requestId = (job.data as Partial<DeliverMessageJob>)?.requestId;
-    this.logger.debug({ jobId: job.id, job: job.name, attempt: job.attemptsMade + 1, ms: Date.now() - started, requestId, result });
+    this.logger.debug({
+      jobId: job.id,
+      job: job.name,
+      attempt: job.attemptsMade + 1,
+      ms: Date.now() - started,
+      requestId,
+      result,
+    });
     return result;
   }
 
@@ -72,10 +79,13 @@ export class DeliveryProcessor extends WorkerHost implements OnModuleInit, OnApp
     const failed = messages.filter((_, index) => settled[index].status === 'rejected').map((message) => message.messageId);
     if (failed.length > 0) {
       const first = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected')!;
-      throw new Error(`Delivery of ${failed.length} of ${messages.length} messages failed (${failed.join(', ')}): ${(first.reason as Error)?.message}`);
+      throw new Error(
+        `Delivery of ${failed.length} of ${messages.length} messages failed (${failed.join(', ')}): ${(first.reason as Error)?.message}`,
+      );
     }
     const outcomes: Record<string, number> = {};
-    for (const result of settled as PromiseFulfilledResult<string>[]) outcomes[result.value] = (outcomes[result.value] ?? 0) + 1;
+    for (const result of settled as PromiseFulfilledResult<string>[])
+      outcomes[result.value] = (outcomes[result.value] ?? 0) + 1;
     return outcomes;
   }
 
@@ -86,13 +96,16 @@ export class DeliveryProcessor extends WorkerHost implements OnModuleInit, OnApp
     if (job.attemptsMade < attempts) this.metrics.retries.inc();
     else this.metrics.failures.inc();
     const data = job.data as Partial<DeliverMessageJob>;
-    this.logger.warn({
-      jobId: job.id,
-      job: job.name,
-      attempt: job.attemptsMade,
-      attempts,
-      requestId: data.requestId,
-      err: error.message,
-    }, 'Delivery job failed');
+    this.logger.warn(
+      {
+        jobId: job.id,
+        job: job.name,
+        attempt: job.attemptsMade,
+        attempts,
+        requestId: data.requestId,
+        err: error.message,
+      },
+      'Delivery job failed',
+    );
   }
 }

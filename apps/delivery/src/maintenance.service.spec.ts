@@ -19,8 +19,16 @@ describe('MaintenanceService', () => {
   let service: MaintenanceService;
 
   beforeEach(async () => {
-    repository = { undelivered: jest.fn<Promise<ReturnType<typeof row>[]>, [number, UndeliveredCursor, number]>(), purgeExpiredBatch: jest.fn(), purgeIdempotencyKeys: jest.fn().mockResolvedValue(0) };
-    deliveries = { getJob: jest.fn().mockResolvedValue(undefined), add: jest.fn(), removeJobScheduler: jest.fn<Promise<void>, [string]>() };
+    repository = {
+      undelivered: jest.fn<Promise<ReturnType<typeof row>[]>, [number, UndeliveredCursor, number]>(),
+      purgeExpiredBatch: jest.fn(),
+      purgeIdempotencyKeys: jest.fn().mockResolvedValue(0),
+    };
+    deliveries = {
+      getJob: jest.fn().mockResolvedValue(undefined),
+      add: jest.fn(),
+      removeJobScheduler: jest.fn<Promise<void>, [string]>(),
+    };
     maintenance = { add: jest.fn(), upsertJobScheduler: jest.fn<Promise<void>, [string, ...unknown[]]>() };
     const counter = { inc: jest.fn() };
     const moduleRef = await Test.createTestingModule({
@@ -30,7 +38,10 @@ describe('MaintenanceService', () => {
         { provide: getQueueToken(DELIVERY_QUEUE), useValue: deliveries },
         { provide: getQueueToken(MAINTENANCE_QUEUE), useValue: maintenance },
         { provide: DeliveryMetrics, useValue: { redelivered: counter, purged: counter } },
-        { provide: DeliveryConfig, useValue: Object.assign(new DeliveryConfig(), { REDELIVER_AFTER_SECONDS: 30, PURGE_DUTY_PERCENT: 25 }) },
+        {
+          provide: DeliveryConfig,
+          useValue: Object.assign(new DeliveryConfig(), { REDELIVER_AFTER_SECONDS: 30, PURGE_DUTY_PERCENT: 25 }),
+        },
       ],
     }).compile();
     service = moduleRef.get(MaintenanceService);
@@ -39,7 +50,10 @@ describe('MaintenanceService', () => {
   it('should walk the undelivered list a page per sweep, then start over, so a failing head cannot starve the rest', async () => {
     const firstPage = Array.from({ length: 1000 }, (_, i) => row(i));
     const lastPage = [row(1000), row(1001)];
-    repository.undelivered.mockResolvedValueOnce(firstPage).mockResolvedValueOnce(lastPage).mockResolvedValueOnce([row(0)]);
+    repository.undelivered
+      .mockResolvedValueOnce(firstPage)
+      .mockResolvedValueOnce(lastPage)
+      .mockResolvedValueOnce([row(0)]);
 
     await service.sweep();
     await service.sweep();
@@ -81,7 +95,12 @@ describe('MaintenanceService', () => {
       .mockResolvedValueOnce({ messages: PURGE_BATCH, entries: 5 * PURGE_BATCH })
       .mockResolvedValueOnce({ messages: 3, entries: 15 });
 
-    expect(await service.purge()).toEqual({ messages: PURGE_BATCH + 3, entries: 5 * PURGE_BATCH + 15, idempotencyKeys: 0, more: false });
+    expect(await service.purge()).toEqual({
+      messages: PURGE_BATCH + 3,
+      entries: 5 * PURGE_BATCH + 15,
+      idempotencyKeys: 0,
+      more: false,
+    });
     expect(maintenance.add).not.toHaveBeenCalled();
   });
 

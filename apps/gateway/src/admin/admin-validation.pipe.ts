@@ -22,8 +22,5 @@ export class AdminValidationPipe extends ValidationPipe {
 }
 
 function describe(errors: ValidationError[]): string[] {
-  return errors.flatMap((error) => [
-    ...Object.values(error.constraints ?? {}),
-    ...describe(error.children ?? []),
-  ]);
+  return errors.flatMap((error) => [...Object.values(error.constraints ?? {}), ...describe(error.children ?? [])]);
 }

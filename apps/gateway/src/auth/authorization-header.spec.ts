@@ -26,12 +26,12 @@ describe('tokenFromAuthorization', () => {
     expect(tokenFromAuthorization(header)).toBe(JWT);
   });
 
-  it.each([['undefined', undefined], ['the empty string', '']])(
-    'should throw TOKEN_MISSING when the header is %s',
-    (_label, header) => {
-      expect(errorOf(header).definition).toBe(ERRORS.TOKEN_MISSING);
-    },
-  );
+  it.each([
+    ['undefined', undefined],
+    ['the empty string', ''],
+  ])('should throw TOKEN_MISSING when the header is %s', (_label, header) => {
+    expect(errorOf(header).definition).toBe(ERRORS.TOKEN_MISSING);
+  });
 
   it.each([
     ['Basic x'],

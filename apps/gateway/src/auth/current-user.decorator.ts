@@ -4,6 +4,5 @@ import { AuthenticatedRequest } from './user-auth.guard';
 
 /** The verified caller, set by UserAuthGuard. */
 export const CurrentUser = createParamDecorator(
-  (_: unknown, context: ExecutionContext): UserIdentity =>
-    context.switchToHttp().getRequest<AuthenticatedRequest>().user,
+  (_: unknown, context: ExecutionContext): UserIdentity => context.switchToHttp().getRequest<AuthenticatedRequest>().user,
 );

@@ -368,7 +368,10 @@ describe('TokenVerifier remembering verified tokens', () => {
     const identity = { xuid: XUID, gamertag: null, tier: 'gold' };
     expect(await verifier.verify(token)).toEqual(identity);
 
-    const verifySignature = jest.spyOn(verifier as unknown as { verifySignature(token: string): Promise<JWTPayload> }, 'verifySignature');
+    const verifySignature = jest.spyOn(
+      verifier as unknown as { verifySignature(token: string): Promise<JWTPayload> },
+      'verifySignature',
+    );
     expect(await verifier.verify(token)).toEqual(identity);
     expect(verifySignature).not.toHaveBeenCalled();
 
@@ -381,7 +384,10 @@ describe('TokenVerifier remembering verified tokens', () => {
     const verifier = verifierWith({ AUTH_JWT_SECRET: SECRET });
     const token = await signHs256({ xid: XUID, tier: 'gold' }, { exp: now() + 3600 });
     await verifier.verify(token);
-    const verifySignature = jest.spyOn(verifier as unknown as { verifySignature(token: string): Promise<JWTPayload> }, 'verifySignature');
+    const verifySignature = jest.spyOn(
+      verifier as unknown as { verifySignature(token: string): Promise<JWTPayload> },
+      'verifySignature',
+    );
     setClock(Date.now() + 60_000);
     expect((await verifier.verify(token)).xuid).toBe(XUID);
     expect(verifySignature).toHaveBeenCalledTimes(1);

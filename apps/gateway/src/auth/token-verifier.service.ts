@@ -77,7 +77,10 @@ export class TokenVerifier {
     // A numeric xid is refused: a JSON number above 2^53 may already name someone else.
     const xuid = typeof payload.xid === 'string' ? parseXuid(payload.xid) : null;
     if (xuid === null) {
-      throw new AppError(ERRORS.TOKEN_CLAIMS_INVALID, 'The token claim "xid" must be a string of decimal digits naming a valid XUID.');
+      throw new AppError(
+        ERRORS.TOKEN_CLAIMS_INVALID,
+        'The token claim "xid" must be a string of decimal digits naming a valid XUID.',
+      );
     }
     const identity: UserIdentity = {
       xuid,

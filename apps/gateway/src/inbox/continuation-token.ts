@@ -103,12 +103,7 @@ export class ContinuationTokenCodec {
   private mac(secret: Buffer, sealed: Buffer, owner: string): Buffer {
     const ownerBytes = Buffer.alloc(8);
     ownerBytes.writeBigUInt64BE(BigInt(owner));
-    return createHmac('sha256', secret)
-      .update(MAC_CONTEXT)
-      .update(sealed)
-      .update(ownerBytes)
-      .digest()
-      .subarray(0, MAC_BYTES);
+    return createHmac('sha256', secret).update(MAC_CONTEXT).update(sealed).update(ownerBytes).digest().subarray(0, MAC_BYTES);
   }
 }
 

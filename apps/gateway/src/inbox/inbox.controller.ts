@@ -15,12 +15,7 @@ import { AppError, ERRORS } from '@app/shared/errors';
 import { UserIdentity } from '@app/shared/tokens';
 import { CurrentUser } from '../auth/current-user.decorator';
 import { USER_PARAM, UserAuthGuard, UserRoute } from '../auth/user-auth.guard';
-import {
-  ApiErrorResponses,
-  DELETE_MESSAGE_ERRORS,
-  LIST_INBOX_ERRORS,
-  READ_MESSAGE_ERRORS,
-} from '../openapi/error-responses';
+import { ApiErrorResponses, DELETE_MESSAGE_ERRORS, LIST_INBOX_ERRORS, READ_MESSAGE_ERRORS } from '../openapi/error-responses';
 import {
   CONTINUATION_TOKEN_QUERY,
   CONTRACT_VERSION_HEADER,
@@ -58,7 +53,7 @@ export class InboxController {
     operationId: 'listInbox',
     summary: 'List the inbox, newest first',
     description:
-      'One page of the caller\'s unexpired messages, newest first (by `sent`, ties by id). Page on with ' +
+      "One page of the caller's unexpired messages, newest first (by `sent`, ties by id). Page on with " +
       '`pagingInfo.continuationToken` until it is null. An empty inbox is 200 with `results: []` and `totalItems: 0`.',
   })
   @ApiQuery(MAX_ITEMS_QUERY)
@@ -91,7 +86,7 @@ export class InboxController {
   @ApiOperation({
     operationId: 'deleteMessage',
     summary: 'Delete a message (idempotent)',
-    description: 'Deletes the message from the caller\'s inbox. A message that is already absent is 204 as well.',
+    description: "Deletes the message from the caller's inbox. A message that is already absent is 204 as well.",
   })
   @ApiParam(MESSAGE_ID_PARAM)
   @ApiNoContentResponse({ description: 'Deleted, or was already absent.' })
@@ -111,19 +106,11 @@ function parsePageRequest(query: Record<string, unknown>): InboxPageRequest {
   };
 }
 
-function integerParameter(
-  query: Record<string, unknown>,
-  name: string,
-  min: number,
-  max: number,
-  fallback: number,
-): number {
+function integerParameter(query: Record<string, unknown>, name: string, min: number, max: number, fallback: number): number {
   const text = singleValue(query, name);
   if (text === undefined) return fallback;
   if (!DIGITS.test(text)) {
-    throw parameterError(
-      `${name} must be an integer from ${min} to ${max} written in decimal digits; got ${quote(text)}.`,
-    );
+    throw parameterError(`${name} must be an integer from ${min} to ${max} written in decimal digits; got ${quote(text)}.`);
   }
   const value = Number(text);
   if (value < min || value > max) throw parameterError(`${name} must be from ${min} to ${max}; got ${quote(text)}.`);

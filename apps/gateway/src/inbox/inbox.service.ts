@@ -37,10 +37,7 @@ export class InboxService {
       limit: request.maxItems + 1,
     });
     if (skip > totalItems) {
-      throw new AppError(
-        ERRORS.SKIP_PAST_END,
-        `skipItems is ${skip}, larger than the ${totalItems} messages in the inbox.`,
-      );
+      throw new AppError(ERRORS.SKIP_PAST_END, `skipItems is ${skip}, larger than the ${totalItems} messages in the inbox.`);
     }
     if (entries.length <= request.maxItems) return { entries, totalItems, continuationToken: null };
     const page = entries.slice(0, request.maxItems);
@@ -65,8 +62,6 @@ export class InboxService {
   private openToken(owner: Xuid, token: string): InboxCursor {
     const decoded = this.tokens.decode(owner, token);
     if (decoded.ok) return decoded.cursor;
-    throw new AppError(
-      decoded.reason === 'retired' ? ERRORS.CONTINUATION_TOKEN_EXPIRED : ERRORS.CONTINUATION_TOKEN_INVALID,
-    );
+    throw new AppError(decoded.reason === 'retired' ? ERRORS.CONTINUATION_TOKEN_EXPIRED : ERRORS.CONTINUATION_TOKEN_INVALID);
   }
 }

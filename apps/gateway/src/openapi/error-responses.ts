@@ -23,9 +23,7 @@ const nameOf = (definition: ErrorDefinition): string =>
 
 /** The response's description: when, then a list of the errorCodes (from the catalog, docs/errors.md). */
 function describe(doc: ErrorResponseDoc): string {
-  const codes = doc.errors.map(
-    (error) => `- \`${error.code}\` ${nameOf(error)} (\`${error.source}\`): ${error.message}`,
-  );
+  const codes = doc.errors.map((error) => `- \`${error.code}\` ${nameOf(error)} (\`${error.source}\`): ${error.message}`);
   return `${doc.when}\n\nerrorCode:\n${codes.join('\n')}`;
 }
 
@@ -121,7 +119,7 @@ export const SEND_MESSAGE_ERRORS: ErrorResponseDoc[] = [
   {
     status: 403,
     when:
-      'The token\'s XUID differs from the path XUID; the sender is not gold; the path XUID or a recipient XUID cannot be converted; ' +
+      "The token's XUID differs from the path XUID; the sender is not gold; the path XUID or a recipient XUID cannot be converted; " +
       'the sender is not in the directory and cannot be added from the token.',
     errors: [
       ERRORS.FORBIDDEN_USER,
@@ -167,7 +165,7 @@ export const LIST_INBOX_ERRORS: ErrorResponseDoc[] = [
     errors: [ERRORS.INBOX_PARAMETER_INVALID, ERRORS.CONTINUATION_TOKEN_INVALID, ERRORS.UNSUPPORTED_CONTRACT_VERSION],
   },
   USER_401,
-  { status: 403, when: 'The token\'s XUID differs from the path XUID.', errors: [ERRORS.FORBIDDEN_USER] },
+  { status: 403, when: "The token's XUID differs from the path XUID.", errors: [ERRORS.FORBIDDEN_USER] },
   {
     status: 404,
     when: 'The path has no valid XUID (`xuid()`, `xuid(abc)`, out of range) or the user segment is not `xuid(...)`.',
@@ -190,12 +188,12 @@ export const LIST_INBOX_ERRORS: ErrorResponseDoc[] = [
 export const READ_MESSAGE_ERRORS: ErrorResponseDoc[] = [
   CONTRACT_VERSION_400,
   USER_401,
-  { status: 403, when: 'The token\'s XUID differs from the path XUID.', errors: [ERRORS.FORBIDDEN_USER] },
+  { status: 403, when: "The token's XUID differs from the path XUID.", errors: [ERRORS.FORBIDDEN_USER] },
   {
     status: 404,
     when:
       'No valid XUID in the path; the message id is malformed (over 50 characters, bad characters); no such message in this ' +
-      'inbox (including another user\'s message, a deleted one, an expired one).',
+      "inbox (including another user's message, a deleted one, an expired one).",
     errors: [...INBOX_PATH_404, ERRORS.MESSAGE_ID_INVALID, ERRORS.MESSAGE_NOT_FOUND],
   },
   INTERNAL_500,
@@ -205,7 +203,7 @@ export const READ_MESSAGE_ERRORS: ErrorResponseDoc[] = [
 export const DELETE_MESSAGE_ERRORS: ErrorResponseDoc[] = [
   CONTRACT_VERSION_400,
   USER_401,
-  { status: 403, when: 'The token\'s XUID differs from the path XUID.', errors: [ERRORS.FORBIDDEN_USER] },
+  { status: 403, when: "The token's XUID differs from the path XUID.", errors: [ERRORS.FORBIDDEN_USER] },
   {
     status: 404,
     when: 'No valid XUID in the path, or the message id is malformed. A well-formed id of a missing message is 204.',

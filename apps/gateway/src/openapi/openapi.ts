@@ -1,6 +1,13 @@
 import { INestApplication } from '@nestjs/common';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, OpenAPIObject, OperationObject, ParameterObject, PathItemObject, SwaggerModule } from '@nestjs/swagger';
+import {
+  DocumentBuilder,
+  OpenAPIObject,
+  OperationObject,
+  ParameterObject,
+  PathItemObject,
+  SwaggerModule,
+} from '@nestjs/swagger';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SECURITY, TAG } from './parameters';
@@ -88,7 +95,7 @@ export function buildOpenApiConfig(): Omit<OpenAPIObject, 'paths'> {
       description: 'The admin token (`ADMIN_TOKEN`, not a JWT) sent as `Authorization: Bearer <token>`.',
     })
     .addTag(TAG.outbox, 'Sending messages (CONTRACT section 2).')
-    .addTag(TAG.inbox, 'Reading, marking read and deleting the caller\'s own messages (CONTRACT section 4).')
+    .addTag(TAG.inbox, "Reading, marking read and deleting the caller's own messages (CONTRACT section 4).")
     .addTag(TAG.admin, 'The directory: users, friendships, blocks and communication settings (CONTRACT section 6).')
     .addTag(TAG.health, 'Liveness, readiness and Prometheus metrics.')
     .build();

@@ -30,7 +30,7 @@ const XUID_DIGITS = { type: 'string', pattern: '^[0-9]+$', example: '25332747904
 export const USER_XUID_PARAM: ApiParamOptions = {
   name: 'xuid',
   description:
-    'The user\'s XUID (decimal, 1..18446744073709551615), written inside the literal path segment `xuid(...)`, as in ' +
+    "The user's XUID (decimal, 1..18446744073709551615), written inside the literal path segment `xuid(...)`, as in " +
     '`/users/xuid(2533274790412952)/inbox`. The parentheses may be percent-encoded: `xuid%282533274790412952%29` ' +
     'is the same path. Must be the XUID of the token.',
   schema: XUID_DIGITS,
@@ -38,14 +38,14 @@ export const USER_XUID_PARAM: ApiParamOptions = {
 
 export const ADMIN_XUID_PARAM: ApiParamOptions = {
   name: 'xuid',
-  description: 'The user\'s XUID: decimal digits (leading zeros are normalised), or the contract\'s `xuid(digits)` form.',
+  description: "The user's XUID: decimal digits (leading zeros are normalised), or the contract's `xuid(digits)` form.",
   schema: XUID_DIGITS,
 };
 
 /** The Nest route calls it `:other`; the document shows `{otherXuid}` (openapi.ts renames it). */
 export const ADMIN_OTHER_XUID_PARAM: ApiParamOptions = {
   name: 'other',
-  description: 'The other user\'s XUID, in the same forms as `xuid`.',
+  description: "The other user's XUID, in the same forms as `xuid`.",
   schema: { ...XUID_DIGITS, example: '2533274790412953' },
 };
 

@@ -55,23 +55,24 @@ const messageHeaderProperties: Record<string, SchemaObject | ReferenceObject> = 
   expiration: {
     ...ISO_TIME,
     example: '2011-06-07T17:30:00.000Z',
-    description: 'When the message expires (`sent` plus the message lifetime, 30 days by default); expired messages are never returned.',
+    description:
+      'When the message expires (`sent` plus the message lifetime, 30 days by default); expired messages are never returned.',
   },
   messageType: {
     type: 'string',
     enum: Object.values(MessageType),
-    description: 'One of the seed\'s message types; this service creates `User` and `System`.',
+    description: "One of the seed's message types; this service creates `User` and `System`.",
     example: MessageType.User,
   },
-  senderXuid: { ...XUID_STRING, example: '123456789', description: 'The sender\'s XUID, always a string of digits.' },
-  sender: { ...GAMERTAG, example: 'Striker', description: 'The sender\'s gamertag as its owner registered it.' },
+  senderXuid: { ...XUID_STRING, example: '123456789', description: "The sender's XUID, always a string of digits." },
+  sender: { ...GAMERTAG, example: 'Striker', description: "The sender's gamertag as its owner registered it." },
   hasAudio: { type: 'boolean', example: false },
   hasPhoto: { type: 'boolean', example: false },
   hasText: { type: 'boolean', example: true },
   messageFolderType: {
     type: 'string',
     enum: ['Inbox'],
-    description: 'Not in the seed\'s table, but the real service sends it and client libraries require it.',
+    description: "Not in the seed's table, but the real service sends it and client libraries require it.",
     example: 'Inbox',
   },
 };
@@ -93,7 +94,8 @@ export const SCHEMAS: Record<SchemaName, SchemaObject> = {
     properties: {
       errorSource: {
         type: 'string',
-        description: 'The part of the service that refused the request (`gateway`, `auth`, `outbox`, `quota`, `inbox`, `admin`).',
+        description:
+          'The part of the service that refused the request (`gateway`, `auth`, `outbox`, `quota`, `inbox`, `admin`).',
         example: 'inbox',
       },
       errorCode: {
@@ -206,7 +208,8 @@ export const SCHEMAS: Record<SchemaName, SchemaObject> = {
       header: ref('InboxItemHeader'),
       messageSummary: {
         type: 'string',
-        description: 'The first 20 code points of the text of a user message (never half an emoji); a system message\'s subject.',
+        description:
+          "The first 20 code points of the text of a user message (never half an emoji); a system message's subject.",
         example: 'first 20 chars',
       },
     },
@@ -263,7 +266,8 @@ export const SCHEMAS: Record<SchemaName, SchemaObject> = {
       communication: {
         type: 'string',
         enum: [...COMMUNICATION_SETTINGS],
-        description: 'Who may message this user. Defaults to `everyone` for a new user; unchanged for an existing one when omitted.',
+        description:
+          'Who may message this user. Defaults to `everyone` for a new user; unchanged for an existing one when omitted.',
         example: 'everyone',
       },
     },
@@ -287,7 +291,7 @@ export const SCHEMAS: Record<SchemaName, SchemaObject> = {
       xuid: XUID_STRING,
       gamertag: { ...GAMERTAG, example: 'GoTeamEmily' },
       communication: { type: 'string', enum: [...COMMUNICATION_SETTINGS], example: 'friends' },
-      friends: { type: 'array', items: XUID_STRING, description: 'XUIDs of the user\'s friends (mutual).' },
+      friends: { type: 'array', items: XUID_STRING, description: "XUIDs of the user's friends (mutual)." },
       blocks: { type: 'array', items: XUID_STRING, description: 'XUIDs this user blocks.' },
     },
   },

@@ -28,7 +28,8 @@ function recordingQueue(): { queue: Queue<DeliveryQueueJob>; added: Added[]; rel
 }
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-const ids = (count: number, from = 0): string[] => Array.from({ length: count }, (_, index) => `m${String(from + index).padStart(3, '0')}`);
+const ids = (count: number, from = 0): string[] =>
+  Array.from({ length: count }, (_, index) => `m${String(from + index).padStart(3, '0')}`);
 
 describe('DeliveryQueue', () => {
   it('should add a lone message as a deliver-message job whose id is the message id', async () => {
@@ -36,7 +37,11 @@ describe('DeliveryQueue', () => {
     const enqueued = new DeliveryQueue(queue).enqueue({ messageId: 'm1', requestId: 'r1' });
     await turn();
     expect(added).toEqual([
-      { name: DELIVERY_JOBS.deliverMessage, data: { messageId: 'm1', requestId: 'r1' }, opts: { ...DELIVER_MESSAGE_JOB_OPTIONS, jobId: 'm1' } },
+      {
+        name: DELIVERY_JOBS.deliverMessage,
+        data: { messageId: 'm1', requestId: 'r1' },
+        opts: { ...DELIVER_MESSAGE_JOB_OPTIONS, jobId: 'm1' },
+      },
     ]);
     release();
     await expect(enqueued).resolves.toBeUndefined();
@@ -70,7 +75,9 @@ describe('DeliveryQueue', () => {
     await turn();
     const second = producer.enqueue({ messageId: 'later' });
     await turn();
-    expect(added.map((add) => [add.name, add.opts.jobId, (add.data as { messages?: unknown[] }).messages?.length ?? 1])).toEqual([
+    expect(
+      added.map((add) => [add.name, add.opts.jobId, (add.data as { messages?: unknown[] }).messages?.length ?? 1]),
+    ).toEqual([
       [DELIVERY_JOBS.deliverMessages, 'm000', MAX_MESSAGES_PER_JOB],
       [DELIVERY_JOBS.deliverMessage, `m${String(MAX_MESSAGES_PER_JOB).padStart(3, '0')}`, 1],
       [DELIVERY_JOBS.deliverMessage, 'later', 1],

@@ -81,7 +81,13 @@ export class IdempotencyRepository {
   async find(senderXuid: Xuid, key: string): Promise<IdempotencyRecord | null> {
     const [row] = await this.database.rows(IDEMPOTENCY_SQL.find, [senderXuid, key]);
     if (!row) return null;
-    return { requestHash: row.request_hash, completed: row.completed, ageSeconds: row.age, expired: row.expired, fence: row.fence };
+    return {
+      requestHash: row.request_hash,
+      completed: row.completed,
+      ageSeconds: row.age,
+      expired: row.expired,
+      fence: row.fence,
+    };
   }
 
   /** Takes over a claim whose holder has not answered for `abandonedAfterSeconds`; null if it moved on. */

@@ -118,7 +118,9 @@ describe('IdempotencyService', () => {
     records.claim.mockResolvedValueOnce(null);
     records.find.mockResolvedValueOnce(record({ requestHash: hashOf({ other: true }) }));
 
-    await expect(service.run(SENDER, KEY, body, jest.fn())).rejects.toMatchObject({ definition: ERRORS.IDEMPOTENCY_KEY_REUSED });
+    await expect(service.run(SENDER, KEY, body, jest.fn())).rejects.toMatchObject({
+      definition: ERRORS.IDEMPOTENCY_KEY_REUSED,
+    });
   });
 
   it('should release its own claim when the send fails, and rethrow', async () => {

@@ -48,7 +48,7 @@ export class IdempotencyService {
     const requestHash = createHash('sha256').update(canonicalJson(body)).digest('hex');
 
     const deadline = Date.now() + MAX_WAIT_MS;
-    for (let attempt = 0; Date.now() < deadline; ) {
+    for (let attempt = 0; Date.now() < deadline;) {
       let claim = await this.records.claim(senderXuid, key, requestHash, KEY_TTL_SECONDS);
       if (claim === null) {
         const record = await this.records.find(senderXuid, key);
@@ -75,7 +75,11 @@ export class IdempotencyService {
         throw error;
       }
     }
-    throw new AppError(ERRORS.DEPENDENCY_UNAVAILABLE, 'The first request with this Idempotency-Key is still running; retry later.', 1);
+    throw new AppError(
+      ERRORS.DEPENDENCY_UNAVAILABLE,
+      'The first request with this Idempotency-Key is still running; retry later.',
+      1,
+    );
   }
 }
 

@@ -1,5 +1,14 @@
 import { Body, Controller, HttpCode, HttpStatus, Post, Req, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { ERRORS } from '@app/shared/errors';
 import { UserIdentity } from '@app/shared/tokens';
@@ -39,7 +48,7 @@ export class OutboxController {
     description:
       'Sends a message to 1..20 recipients named by XUID or gamertag. The sender must be gold. Accepted only if every ' +
       'rolling-window limit still holds afterwards; the message is stored durably before 200 and delivered to each ' +
-      'distinct recipient\'s inbox asynchronously. Recipients who block the sender, or whose privacy setting refuses ' +
+      "distinct recipient's inbox asynchronously. Recipients who block the sender, or whose privacy setting refuses " +
       'the sender, silently receive nothing: the sender still gets 200.',
   })
   @ApiHeader(CONTRACT_VERSION_HEADER)

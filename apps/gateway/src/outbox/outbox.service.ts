@@ -42,12 +42,7 @@ export class OutboxService {
   ) {}
 
   /** Returns the id of the accepted message; throws an AppError for every refusal. */
-  async send(
-    sender: UserIdentity,
-    body: unknown,
-    requestId: string,
-    claim: IdempotencyClaim | null = null,
-  ): Promise<string> {
+  async send(sender: UserIdentity, body: unknown, requestId: string, claim: IdempotencyClaim | null = null): Promise<string> {
     if (sender.tier !== SubscriptionTier.Gold) throw new AppError(ERRORS.NOT_GOLD);
     const request = parseSendRequest(body);
     const { recipients, strangers, now } = await this.resolve(sender, request);
@@ -82,15 +77,18 @@ export class OutboxService {
 
     const sent = new Date(sentAt);
     try {
-      await this.outbox.insertMessage({
-        id: messageId,
-        senderXuid: sender.xuid,
-        text: request.messageText,
-        recipients,
-        sent,
-        expiration: new Date(sent.getTime() + this.config.MESSAGE_TTL_SECONDS * 1000),
-        requestId,
-      }, claim);
+      await this.outbox.insertMessage(
+        {
+          id: messageId,
+          senderXuid: sender.xuid,
+          text: request.messageText,
+          recipients,
+          sent,
+          expiration: new Date(sent.getTime() + this.config.MESSAGE_TTL_SECONDS * 1000),
+          requestId,
+        },
+        claim,
+      );
     } catch (error) {
       // Not stored, so not sent: the send must consume nothing. (If the COMMIT
       // did happen and only its acknowledgement was lost, delivery confirms
@@ -169,7 +167,8 @@ function limitError(rejection: QuotaRejection): AppError {
     [QuotaLimit.StrangersPerWindow]: `at most ${rejection.max} strangers`,
   }[rejection.limit];
   const window = rejection.limit === QuotaLimit.StrangersPerMessage ? '' : ` in ${describeWindow(rejection.windowSeconds)}`;
-  const retry = rejection.retryAfterSeconds < 0 ? 'This message can never fit.' : `Retry after ${rejection.retryAfterSeconds} seconds.`;
+  const retry =
+    rejection.retryAfterSeconds < 0 ? 'This message can never fit.' : `Retry after ${rejection.retryAfterSeconds} seconds.`;
   return new AppError(
     LIMIT_ERRORS[rejection.limit],
     `Limit ${rejection.limit} reached: ${what}${window}. ${retry}`,

@@ -14,8 +14,7 @@ export interface SendRequest {
 
 type JsonObject = Record<string, unknown>;
 
-const isObject = (value: unknown): value is JsonObject =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * Validates a POST outbox body (CONTRACT section 2), in the order of the
@@ -31,13 +30,16 @@ export function parseSendRequest(body: unknown): SendRequest {
   const { recipients } = header;
   if (!Array.isArray(recipients) || recipients.length === 0 || recipients.length > MAX_RECIPIENTS) {
     const got = Array.isArray(recipients) ? `${recipients.length} were given` : 'it is missing or not a list';
-    throw new AppError(ERRORS.RECIPIENTS_INVALID, `header.recipients must be a list of 1 to ${MAX_RECIPIENTS} recipients; ${got}.`);
+    throw new AppError(
+      ERRORS.RECIPIENTS_INVALID,
+      `header.recipients must be a list of 1 to ${MAX_RECIPIENTS} recipients; ${got}.`,
+    );
   }
   recipients.forEach((entry, index) => {
     if (!isObject(entry)) {
       throw new AppError(ERRORS.RECIPIENTS_INVALID, `header.recipients[${index}] must be an object.`);
     }
-    if (('xuid' in entry) === ('gamertag' in entry)) {
+    if ('xuid' in entry === 'gamertag' in entry) {
       throw new AppError(
         ERRORS.RECIPIENT_AMBIGUOUS,
         `header.recipients[${index}] must have exactly one of "xuid" and "gamertag".`,

@@ -70,9 +70,7 @@ export class QuotaClient implements OnApplicationShutdown {
 
   private async call<T>(pattern: string, payload: object): Promise<T> {
     try {
-      return await firstValueFrom(
-        this.client.send<T>(pattern, payload).pipe(timeout(this.config.QUOTA_TIMEOUT_MS)),
-      );
+      return await firstValueFrom(this.client.send<T>(pattern, payload).pipe(timeout(this.config.QUOTA_TIMEOUT_MS)));
     } catch {
       throw new AppError(ERRORS.DEPENDENCY_UNAVAILABLE, 'The quota service is unavailable; retry later.', 1);
     }

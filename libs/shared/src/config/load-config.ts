@@ -25,10 +25,7 @@ export interface CrossFieldCheck {
  * count as unset, so `FOO=` in a compose file falls back to the default.
  * Throws a {@link ConfigError} naming every bad variable.
  */
-export function loadConfig<T extends object>(
-  cls: ConfigClass<T>,
-  source: Record<string, string | undefined>,
-): T {
+export function loadConfig<T extends object>(cls: ConfigClass<T>, source: Record<string, string | undefined>): T {
   const present: Record<string, string> = {};
   for (const key of declaredVariables(cls)) {
     const value = source[key];
@@ -56,11 +53,8 @@ const SENSITIVE = /SECRET|TOKEN|KEY|PASSWORD|_URL$/;
 
 function describe(error: ValidationError, present: Record<string, string>): string[] {
   const raw = present[error.property];
-  const shown =
-    raw === undefined ? 'unset' : SENSITIVE.test(error.property) ? 'value hidden' : `got ${JSON.stringify(raw)}`;
-  return Object.values(error.constraints ?? {}).map(
-    (constraint) => `${error.property}: ${constraint} (${shown})`,
-  );
+  const shown = raw === undefined ? 'unset' : SENSITIVE.test(error.property) ? 'value hidden' : `got ${JSON.stringify(raw)}`;
+  return Object.values(error.constraints ?? {}).map((constraint) => `${error.property}: ${constraint} (${shown})`);
 }
 
 function hasCrossFieldCheck(value: object): value is CrossFieldCheck {

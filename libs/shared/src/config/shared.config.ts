@@ -56,5 +56,4 @@ export class SharedConfig {
 export const IsTcpPort = (): PropertyDecorator => applyDecorators(IsInt(), Min(0), Max(65535));
 
 /** A whole number of seconds or items, at least 1. */
-export const IsPositiveInt = (max = 2_147_483_647): PropertyDecorator =>
-  applyDecorators(IsInt(), Min(1), Max(max));
+export const IsPositiveInt = (max = 2_147_483_647): PropertyDecorator => applyDecorators(IsInt(), Min(1), Max(max));

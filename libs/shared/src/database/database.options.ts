@@ -30,7 +30,8 @@ export const GENERIC_PLANS = '-c plan_cache_mode=force_generic_plan';
  * DATABASE_STATEMENT_TIMEOUT_MS; migrations and scripts pass nothing).
  */
 export function createDataSourceOptions(
-  config: Pick<SharedConfig, 'DATABASE_URL' | 'DATABASE_POOL_SIZE'> & Partial<Pick<SharedConfig, 'DATABASE_PREPARED_STATEMENTS'>>,
+  config: Pick<SharedConfig, 'DATABASE_URL' | 'DATABASE_POOL_SIZE'> &
+    Partial<Pick<SharedConfig, 'DATABASE_PREPARED_STATEMENTS'>>,
   statementTimeoutMs?: number,
 ): DataSourceOptions {
   return {

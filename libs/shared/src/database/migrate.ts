@@ -7,9 +7,7 @@ import { createDataSourceOptions } from './database.options';
 const MIGRATION_LOCK_KEY = 727_150_001;
 
 /** Runs pending migrations in one transaction under an advisory lock; returns their names. */
-export async function runMigrations(
-  config: Pick<SharedConfig, 'DATABASE_URL' | 'DATABASE_POOL_SIZE'>,
-): Promise<string[]> {
+export async function runMigrations(config: Pick<SharedConfig, 'DATABASE_URL' | 'DATABASE_POOL_SIZE'>): Promise<string[]> {
   const dataSource = new DataSource({ ...createDataSourceOptions(config), logging: false });
   await dataSource.initialize();
   const lock = dataSource.createQueryRunner();

@@ -125,10 +125,7 @@ export class DirectoryImportRepository {
   }
 
   /** `a` blocks `b` for each pair; returns the blocks that were new. */
-  async insertBlocks(
-    pairs: readonly ImportPair[],
-    manager: EntityManager = this.dataSource.manager,
-  ): Promise<ImportPair[]> {
+  async insertBlocks(pairs: readonly ImportPair[], manager: EntityManager = this.dataSource.manager): Promise<ImportPair[]> {
     if (pairs.length === 0) return [];
     const rows: { owner_xuid: Xuid; blocked_xuid: Xuid }[] = await manager.query(
       `INSERT INTO blocks (owner_xuid, blocked_xuid)

@@ -45,9 +45,7 @@ export interface DirectoryImportOptions {
 
 type RelationshipKind = 'friendship' | 'block';
 
-type ParsedLine =
-  | { kind: 'user'; row: ImportUserRow }
-  | { kind: RelationshipKind; pair: ImportPair };
+type ParsedLine = { kind: 'user'; row: ImportUserRow } | { kind: RelationshipKind; pair: ImportPair };
 
 interface Numbered<T> {
   line: number;
@@ -194,9 +192,7 @@ export class DirectoryImport {
     const named = [...new Set(batch.flatMap((entry) => [entry.item.a, entry.item.b]))];
     const { known, inserted } = await this.repository.transaction(async (manager) => {
       const known = await this.repository.lockExistingUsers(named, manager);
-      const pairs = batch
-        .filter((entry) => known.has(entry.item.a) && known.has(entry.item.b))
-        .map((entry) => entry.item);
+      const pairs = batch.filter((entry) => known.has(entry.item.a) && known.has(entry.item.b)).map((entry) => entry.item);
       const inserted =
         kind === 'friendship'
           ? await this.repository.insertFriendships(pairs, manager)

@@ -73,12 +73,7 @@ export const ERRORS = {
     'continuationToken can no longer be honoured (issued under a retired signing key or token format); start the enumeration again.',
   ),
   SKIP_PAST_END: define(6004, 416, 'inbox', 'skipItems is larger than the number of messages in the inbox.'),
-  MESSAGE_ID_INVALID: define(
-    6005,
-    404,
-    'inbox',
-    'The message id must be 1..50 characters of A-Z, a-z, 0-9, "_" or "-".',
-  ),
+  MESSAGE_ID_INVALID: define(6005, 404, 'inbox', 'The message id must be 1..50 characters of A-Z, a-z, 0-9, "_" or "-".'),
   MESSAGE_NOT_FOUND: define(6006, 404, 'inbox', 'No such message in this inbox.'),
 
   ADMIN_VALIDATION: define(7001, 400, 'admin', 'The request is not valid.'),

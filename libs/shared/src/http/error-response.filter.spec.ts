@@ -24,7 +24,9 @@ describe('renderError', () => {
   it("should map the framework's own errors to catalog entries", () => {
     expect(renderError(new NotFoundException('Cannot GET /x'), logger).body.errorCode).toBe(1001);
     expect(renderError(new PayloadTooLargeException(), logger).status).toBe(413);
-    expect(renderError(Object.assign(new Error('x'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }), logger)).toEqual({
+    expect(
+      renderError(Object.assign(new Error('x'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }), logger),
+    ).toEqual({
       status: 400,
       body: { errorSource: 'gateway', errorCode: 1003, errorMessage: 'Content-Type must be application/json.' },
       retryAfterSeconds: undefined,

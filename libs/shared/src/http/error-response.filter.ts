@@ -40,7 +40,8 @@ export function renderError(exception: unknown, logger: Logger): RenderedError {
     const status: HttpStatus = exception.getStatus();
     if (status === HttpStatus.NOT_FOUND) return render(ERRORS.ROUTE_NOT_FOUND);
     if (status === HttpStatus.PAYLOAD_TOO_LARGE) return render(ERRORS.PAYLOAD_TOO_LARGE);
-    if (status >= HttpStatus.BAD_REQUEST && status < HttpStatus.INTERNAL_SERVER_ERROR) return { ...render(ERRORS.BAD_REQUEST), status };
+    if (status >= HttpStatus.BAD_REQUEST && status < HttpStatus.INTERNAL_SERVER_ERROR)
+      return { ...render(ERRORS.BAD_REQUEST), status };
   }
   const statusCode = (exception as { statusCode?: unknown })?.statusCode;
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
@@ -90,7 +91,11 @@ export class ErrorResponseFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void | Observable<never> {
     const rendered = renderError(exception, this.logger);
     if (host.getType() !== 'http') {
-      const reply: RpcErrorReply = { status: rendered.status, errorCode: rendered.body.errorCode, errorMessage: rendered.body.errorMessage };
+      const reply: RpcErrorReply = {
+        status: rendered.status,
+        errorCode: rendered.body.errorCode,
+        errorMessage: rendered.body.errorMessage,
+      };
       return throwError(() => reply);
     }
     sendError(host.switchToHttp().getResponse<FastifyReply>(), rendered);

@@ -68,7 +68,8 @@ export class HealthController {
     },
   })
   @ApiServiceUnavailableResponse({
-    description: 'A required dependency did not answer the readiness check; `errorMessage` names it (errorCode 1008 NOT_READY).',
+    description:
+      'A required dependency did not answer the readiness check; `errorMessage` names it (errorCode 1008 NOT_READY).',
     content: {
       'application/json': {
         schema: { $ref: '#/components/schemas/ErrorResponse' },

@@ -59,11 +59,7 @@ export class LoggingModule {
             // Requests are logged without headers, query or body (above); these
             // catch a text or token inside any other object logged.
             redact: {
-              paths: [
-                '*.messageText',
-                '*.text',
-                '*.token',
-              ],
+              paths: ['*.messageText', '*.text', '*.token'],
               censor: '[redacted]',
             },
             // One child logger per request (its bindings: the serialized request, with its id), not two.

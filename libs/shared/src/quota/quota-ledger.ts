@@ -40,7 +40,12 @@ type LedgerRedis = Redis & {
   quotaUsage(...args: (string | number)[]): Promise<[number, number, number, number]>;
 };
 
-const SCRIPTS = { quotaReserve: 'reserve.lua', quotaConfirm: 'confirm.lua', quotaRelease: 'release.lua', quotaUsage: 'usage.lua' };
+const SCRIPTS = {
+  quotaReserve: 'reserve.lua',
+  quotaConfirm: 'confirm.lua',
+  quotaRelease: 'release.lua',
+  quotaUsage: 'usage.lua',
+};
 const KEY_NAMES = ['log', 'data', 'sums', 'pending', 'tomb'] as const;
 
 const read = (name: string): string => readFileSync(join(__dirname, 'lua', name), 'utf8');
@@ -65,7 +70,14 @@ export class QuotaLedger {
     }
   }
 
-  reserve(sender: Xuid, messageId: string, recipients: number, strangers: number, now: number, limits: QuotaLimits): Promise<ReserveReply> {
+  reserve(
+    sender: Xuid,
+    messageId: string,
+    recipients: number,
+    strangers: number,
+    now: number,
+    limits: QuotaLimits,
+  ): Promise<ReserveReply> {
     return this.redis.quotaReserve(
       ...this.keysOf(sender),
       messageId,

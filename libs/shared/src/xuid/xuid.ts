@@ -19,10 +19,7 @@ export function parseXuid(text: string): Xuid | null {
   if (!DIGITS.test(text)) return null;
   const canonical = text.replace(/^0+/, '');
   if (canonical === '') return null;
-  if (
-    canonical.length > MAX_DIGITS.length ||
-    (canonical.length === MAX_DIGITS.length && canonical > MAX_DIGITS)
-  ) {
+  if (canonical.length > MAX_DIGITS.length || (canonical.length === MAX_DIGITS.length && canonical > MAX_DIGITS)) {
     return null;
   }
   return canonical as Xuid;

@@ -1,4 +1,3 @@
-
 /**
  * XUIDs are unsigned 64-bit and do not fit Postgres `bigint` (signed), so they
  * are stored as numeric(20,0): exact, indexable, and returned by node-postgres
@@ -7,5 +6,4 @@
  */
 export const XUID_COLUMN = { type: 'numeric', precision: 20, scale: 0 } as const;
 
-export const XUID_CHECK = (column: string): string =>
-  `"${column}" >= 1 AND "${column}" <= 18446744073709551615`;
+export const XUID_CHECK = (column: string): string => `"${column}" >= 1 AND "${column}" <= 18446744073709551615`;

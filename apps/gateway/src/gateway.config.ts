@@ -105,6 +105,10 @@ export class GatewayConfig extends SharedConfig implements CrossFieldCheck {
       if (this.PAGING_TOKEN_KEYS === undefined) {
         problems.push('PAGING_TOKEN_KEYS: required when NODE_ENV=production');
       }
+      // Keys fetched over plain HTTP can be swapped on the way: anyone could then mint tokens.
+      if (this.AUTH_JWKS_URL !== undefined && !this.AUTH_JWKS_URL.toLowerCase().startsWith('https://')) {
+        problems.push('AUTH_JWKS_URL: must be an https:// URL when NODE_ENV=production');
+      }
     } else {
       this.AUTH_JWT_SECRET ??= DEVELOPMENT_JWT_SECRET;
       this.ADMIN_TOKEN ??= DEVELOPMENT_ADMIN_TOKEN;

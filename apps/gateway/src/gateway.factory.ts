@@ -6,6 +6,7 @@ import { requestIdOf } from '@app/shared/logging';
 import { instrumentHttp, METRICS_REGISTRY } from '@app/shared/metrics';
 import { GatewayConfig } from './gateway.config';
 import { GatewayModule } from './gateway.module';
+import { edgeOptions, registerEdgeHooks } from './http/edge';
 import { BODY_LIMIT_BYTES, registerJsonBodyParser, RejectedBodyPipe } from './http/json-body';
 import { setupOpenApi } from './openapi/openapi';
 
@@ -15,8 +16,10 @@ export async function createGatewayApp(config: GatewayConfig): Promise<NestFasti
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: config.TRUST_PROXY === 'true',
     genReqId: requestIdOf,
+    ...edgeOptions(),
   });
   registerJsonBodyParser(adapter.getInstance());
+  registerEdgeHooks(adapter.getInstance());
   const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config), adapter, {
     bodyParser: false,
     bufferLogs: true,

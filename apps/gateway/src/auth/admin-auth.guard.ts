@@ -2,6 +2,7 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { AppError, ERRORS } from '@app/shared/errors';
+import { authorizationOf } from './authorization-header';
 import { GatewayConfig } from '../gateway.config';
 
 const BEARER = /^Bearer +(\S+)$/i;
@@ -18,7 +19,8 @@ export class AdminAuthGuard implements CanActivate {
   }
 
   canActivate(context: ExecutionContext): boolean {
-    const header = context.switchToHttp().getRequest<FastifyRequest>().headers.authorization;
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const header = authorizationOf(request);
     const presented = typeof header === 'string' ? BEARER.exec(header.trim())?.[1] : undefined;
     if (presented === undefined || !timingSafeEqual(digest(presented), this.expected)) {
       throw new AppError(ERRORS.ADMIN_UNAUTHORIZED);

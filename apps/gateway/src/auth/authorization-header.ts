@@ -4,6 +4,26 @@ const XBL3 = /^XBL3\.0 x=[^;]*;(\S+)$/i;
 const BEARER = /^Bearer +(\S+)$/i;
 
 /**
+ * The request's one Authorization header. Node keeps only the first of
+ * repeated Authorization headers, so the raw list is counted: a request that
+ * repeats it is refused (401) rather than judged by one of the two.
+ */
+export function authorizationOf(request: {
+  headers: { authorization?: string };
+  raw: { rawHeaders: string[] };
+}): string | undefined {
+  const { rawHeaders } = request.raw;
+  let seen = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i].length === 13 && rawHeaders[i].toLowerCase() === 'authorization') seen++;
+  }
+  if (seen > 1) {
+    throw new AppError(ERRORS.AUTHORIZATION_MALFORMED, 'The Authorization header is given twice; send it once.');
+  }
+  return request.headers.authorization;
+}
+
+/**
  * The JWT from `Authorization: XBL3.0 x=<userhash>;<token>` or
  * `Authorization: Bearer <token>`. The user hash is not checked: the token's
  * own claims identify the caller.

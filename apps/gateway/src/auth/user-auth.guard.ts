@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { AppError, ErrorDefinition, ERRORS } from '@app/shared/errors';
 import { UserIdentity } from '@app/shared/tokens';
-import { tokenFromAuthorization } from './authorization-header';
+import { authorizationOf, tokenFromAuthorization } from './authorization-header';
 import { TokenVerifier } from './token-verifier.service';
 import { xuidFromUserSegment } from './user-path';
 
@@ -33,7 +33,7 @@ export class UserAuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const identity = await this.verifier.verify(tokenFromAuthorization(request.headers.authorization));
+    const identity = await this.verifier.verify(tokenFromAuthorization(authorizationOf(request)));
 
     const version = request.headers['x-xbl-contract-version'];
     if (version !== undefined && version !== '1') throw new AppError(ERRORS.UNSUPPORTED_CONTRACT_VERSION);

@@ -273,6 +273,17 @@ describe('loadConfig with the services’ config classes', () => {
     expect(config.AUTH_JWT_SECRET).toBeUndefined();
   });
 
+  it('should refuse an http:// AUTH_JWKS_URL in production, and allow it outside', () => {
+    const error = configErrorOf(() =>
+      loadConfig(GatewayConfig, { ...PRODUCTION, AUTH_JWKS_URL: 'http://login.example.com/.well-known/jwks.json' }),
+    );
+
+    expect(error.problems).toEqual(['AUTH_JWKS_URL: must be an https:// URL when NODE_ENV=production']);
+    expect(loadConfig(GatewayConfig, { AUTH_JWKS_URL: 'http://127.0.0.1:9999/jwks.json' }).AUTH_JWKS_URL).toBe(
+      'http://127.0.0.1:9999/jwks.json',
+    );
+  });
+
   it.each([['development'], ['test']])('should use the development secrets when NODE_ENV is %s', (nodeEnv) => {
     const config = loadConfig(GatewayConfig, { NODE_ENV: nodeEnv });
 

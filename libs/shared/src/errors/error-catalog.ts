@@ -25,6 +25,8 @@ export const ERRORS = {
   DEPENDENCY_UNAVAILABLE: define(1006, 503, 'gateway', 'A dependency is unavailable; retry later.'),
   BAD_REQUEST: define(1007, 400, 'gateway', 'The request is malformed.'),
   NOT_READY: define(1008, 503, 'gateway', 'The service is not ready.'),
+  HEADERS_TOO_LARGE: define(1009, 431, 'gateway', 'The request line and headers are larger than 16 KiB.'),
+  EXPECTATION_FAILED: define(1010, 417, 'gateway', 'The only Expect this service meets is "100-continue".'),
 
   TOKEN_MISSING: define(2001, 401, 'auth', 'An Authorization header is required.'),
   AUTHORIZATION_MALFORMED: define(

@@ -40,6 +40,8 @@ export function renderError(exception: unknown, logger: Logger): RenderedError {
     const status: HttpStatus = exception.getStatus();
     if (status === HttpStatus.NOT_FOUND) return render(ERRORS.ROUTE_NOT_FOUND);
     if (status === HttpStatus.PAYLOAD_TOO_LARGE) return render(ERRORS.PAYLOAD_TOO_LARGE);
+    // A Content-Type the framework cannot even parse ("json", "", a list): the contract says 400.
+    if (status === HttpStatus.UNSUPPORTED_MEDIA_TYPE) return render(ERRORS.UNSUPPORTED_CONTENT_TYPE);
     if (status >= HttpStatus.BAD_REQUEST && status < HttpStatus.INTERNAL_SERVER_ERROR)
       return { ...render(ERRORS.BAD_REQUEST), status };
   }

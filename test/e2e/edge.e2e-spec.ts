@@ -154,6 +154,18 @@ describe('the edge: every answer in the errorResponse shape', () => {
     expect(await response.json()).toEqual(error(ERRORS.UNSUPPORTED_CONTENT_TYPE));
   });
 
+  it("should echo the caller's X-Request-Id on every answer, errors included, or name the one it made", async () => {
+    const echoed = await fetch(`${url}/users/xuid(${xuid})/inbox`, {
+      headers: { authorization, 'x-request-id': 'trace-me-42' },
+    });
+    const failed = await fetch(`${url}/no/such/route`, { headers: { 'x-request-id': 'trace-me-43' } });
+    const made = await fetch(`${url}/users/xuid(${xuid})/inbox`, { headers: { authorization } });
+
+    expect([echoed.status, echoed.headers.get('x-request-id')]).toEqual([200, 'trace-me-42']);
+    expect([failed.status, failed.headers.get('x-request-id')]).toEqual([404, 'trace-me-43']);
+    expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it('should refuse two Authorization headers with 401', async () => {
     const answers = await raw(
       url,

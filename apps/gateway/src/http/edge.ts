@@ -32,8 +32,13 @@ export function edgeOptions(): Pick<FastifyServerOptions, 'routerOptions' | 'fra
   };
 }
 
-/** Hooks on the instance: a request without Host, and an Expect other than 100-continue. */
+/** Hooks on the instance: X-Request-Id on every answer, a request without Host, an Expect other than 100-continue. */
 export function registerEdgeHooks(fastify: FastifyInstance): void {
+  // Every answer names its request, so a player's report can be found in the logs.
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id);
+    done();
+  });
   fastify.addHook('onRequest', rejectMissingHost);
   // Without a listener Node answers 417 itself, with an empty body.
   fastify.server.on('checkExpectation', (_request, response: ServerResponse) => {

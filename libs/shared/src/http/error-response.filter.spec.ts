@@ -33,6 +33,21 @@ describe('renderError', () => {
     });
   });
 
+  it('should log a 500 without the values its statement ran with', () => {
+    const driverError = Object.assign(new Error('refused by test'), {
+      code: 'P0001',
+      detail: 'Failing row contains (secret text).',
+      parameters: ['secret text'],
+    });
+    const failure = new QueryFailedError('INSERT INTO messages VALUES ($1)', ['secret text'], driverError);
+
+    expect(renderError(failure, logger).status).toBe(500);
+
+    expect(JSON.stringify(logged)).not.toContain('secret text');
+    expect(JSON.stringify(logged)).toContain('INSERT INTO messages');
+    expect(JSON.stringify(logged)).toContain('refused by test');
+  });
+
   it('should answer 503 with Retry-After when a dependency is unavailable', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
     expect(renderError(refused, logger)).toEqual({
@@ -53,6 +68,18 @@ describe('renderError', () => {
     });
     expect(JSON.stringify(rendered.body)).not.toMatch(/SELECT|relation|secret/);
     const errorId = /Error id: ([0-9a-f-]{36})/.exec(rendered.body.errorMessage)![1];
-    expect(logged).toEqual([[{ err: failure, errorId }, `Unexpected error ${errorId}`]]);
+    expect(logged).toEqual([
+      [
+        {
+          err: expect.objectContaining({
+            name: 'QueryFailedError',
+            query: 'SELECT secret FROM t',
+            message: failure.message,
+          }) as unknown,
+          errorId,
+        },
+        `Unexpected error ${errorId}`,
+      ],
+    ]);
   });
 });

@@ -54,8 +54,26 @@ export function renderError(exception: unknown, logger: Logger): RenderedError {
     return render(ERRORS.DEPENDENCY_UNAVAILABLE, undefined, DEPENDENCY_RETRY_AFTER_SECONDS);
   }
   const errorId = randomUUID();
-  logger.error({ err: exception, errorId }, `Unexpected error ${errorId}`);
+  logger.error({ err: withoutValues(exception), errorId }, `Unexpected error ${errorId}`);
   return render(ERRORS.INTERNAL, `${ERRORS.INTERNAL.message} Error id: ${errorId}.`);
+}
+
+// Fields of database errors that carry the statement's values (a message's text among them).
+const VALUE_FIELDS = ['parameters', 'detail', 'where'];
+
+/**
+ * The error as logged: its name, message, code, stack and query, but never the
+ * values it was run with (TypeORM's `parameters`, Postgres's `detail`), so a
+ * 500 does not write a player's message text into the logs.
+ */
+export function withoutValues(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  const copy: Record<string, unknown> = { name: error.name, message: error.message, stack: error.stack };
+  for (const [key, value] of Object.entries(error)) {
+    if (VALUE_FIELDS.includes(key)) continue;
+    copy[key] = key === 'driverError' ? withoutValues(value) : value;
+  }
+  return copy;
 }
 
 function render(definition: ErrorDefinition, message = definition.message, retryAfterSeconds?: number): RenderedError {

@@ -1,3 +1,4 @@
+import { ERRORS } from '@app/shared/errors';
 import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { DELIVERY_QUEUE } from '@app/shared/contracts';
@@ -66,6 +67,27 @@ describe('observability', () => {
     );
     expect(text).not.toContain(user.xuid);
     expect(text).toMatch(/process_cpu_seconds_total/);
+  });
+
+  it('should expose send outcomes by errorCode, the wait on quota and the database pool on the gateway', async () => {
+    const sender = await createUser(stack.gateway.url);
+    const recipient = await createUser(stack.gateway.url);
+    const headers = { ...(await bearer(sender.xuid, { gamertag: sender.gamertag })), 'content-type': 'application/json' };
+    const post = (body: unknown) =>
+      fetch(`${stack.gateway.url}/users/xuid(${sender.xuid})/outbox`, { method: 'POST', headers, body: JSON.stringify(body) });
+    expect((await post({ header: { recipients: [{ xuid: recipient.xuid }] }, messageText: 'counted' })).status).toBe(200);
+    expect((await post({ header: { recipients: [] }, messageText: 'no one' })).status).toBe(400);
+
+    const text = await metrics(stack.gateway);
+
+    expect(text).toMatch(/gateway_send_outcomes_total\{error_code="0"\} [1-9]\d*/);
+    expect(text).toMatch(
+      new RegExp(`gateway_send_outcomes_total\\{error_code="${ERRORS.RECIPIENTS_INVALID.code}"\\} [1-9]\\d*`),
+    );
+    expect(text).toMatch(/gateway_quota_wait_seconds_count\{call="reserve",outcome="ok"\} [1-9]\d*/);
+    expect(text).toMatch(/database_pool_connections\{state="idle"\} \d+/);
+    expect(text).toMatch(/database_pool_connections\{state="in-use"\} \d+/);
+    expect(text).toMatch(/database_pool_waiting \d+/);
   });
 
   it('should expose quota decisions on the quota service', async () => {

@@ -23,6 +23,7 @@ import {
   TAG,
   USER_XUID_PARAM,
 } from '../openapi/parameters';
+import { GatewayMetrics } from '../gateway.metrics';
 import { IdempotencyService } from './idempotency.service';
 import { OutboxService } from './outbox.service';
 
@@ -37,6 +38,7 @@ export class OutboxController {
   constructor(
     private readonly outbox: OutboxService,
     private readonly idempotency: IdempotencyService,
+    private readonly metrics: GatewayMetrics,
   ) {}
 
   /** 200 with an empty body once the message is durably accepted. */
@@ -58,6 +60,12 @@ export class OutboxController {
   @ApiErrorResponses(SEND_MESSAGE_ERRORS)
   async send(@CurrentUser() sender: UserIdentity, @Body() body: unknown, @Req() request: FastifyRequest): Promise<void> {
     const key = request.headers['idempotency-key'];
-    await this.idempotency.run(sender.xuid, key, body, (claim) => this.outbox.send(sender, body, request.id, claim));
+    try {
+      await this.idempotency.run(sender.xuid, key, body, (claim) => this.outbox.send(sender, body, request.id, claim));
+    } catch (error) {
+      this.metrics.sendRefused(error);
+      throw error;
+    }
+    this.metrics.sendAccepted();
   }
 }

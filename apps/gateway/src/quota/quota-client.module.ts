@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ClientsModule, Transport } from '@nestjs/microservices';
 import { GatewayConfig } from '../gateway.config';
+import { GatewayMetrics } from '../gateway.metrics';
 import { QUOTA_RPC, QuotaClient } from './quota.client';
 
 @Module({
@@ -16,7 +17,7 @@ import { QUOTA_RPC, QuotaClient } from './quota.client';
       },
     ]),
   ],
-  providers: [QuotaClient],
-  exports: [QuotaClient],
+  providers: [QuotaClient, GatewayMetrics],
+  exports: [QuotaClient, GatewayMetrics],
 })
 export class QuotaClientModule {}

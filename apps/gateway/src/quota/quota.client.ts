@@ -14,6 +14,7 @@ import {
 import { AppError, ERRORS } from '@app/shared/errors';
 import { Xuid } from '@app/shared/xuid';
 import { GatewayConfig } from '../gateway.config';
+import { GatewayMetrics } from '../gateway.metrics';
 
 export const QUOTA_RPC = 'QUOTA_RPC';
 
@@ -27,6 +28,7 @@ export class QuotaClient implements OnApplicationShutdown {
   constructor(
     @Inject(QUOTA_RPC) private readonly client: ClientProxy,
     private readonly config: GatewayConfig,
+    private readonly metrics: GatewayMetrics,
   ) {}
 
   /** Checks every limit and records the send, atomically. */
@@ -69,9 +71,13 @@ export class QuotaClient implements OnApplicationShutdown {
   }
 
   private async call<T>(pattern: string, payload: object): Promise<T> {
+    const timer = this.metrics.quotaWait.startTimer({ call: pattern.replace(/^quota\./, '') });
     try {
-      return await firstValueFrom(this.client.send<T>(pattern, payload).pipe(timeout(this.config.QUOTA_TIMEOUT_MS)));
+      const result = await firstValueFrom(this.client.send<T>(pattern, payload).pipe(timeout(this.config.QUOTA_TIMEOUT_MS)));
+      timer({ outcome: 'ok' });
+      return result;
     } catch {
+      timer({ outcome: 'error' });
       throw new AppError(ERRORS.DEPENDENCY_UNAVAILABLE, 'The quota service is unavailable; retry later.', 1);
     }
   }

@@ -1,7 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { Pool, PoolClient, QueryConfig } from 'pg';
+import { Gauge, Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { SharedConfig } from '../config';
+import { METRICS_REGISTRY } from '../metrics/metrics.module';
 
 /**
  * One reviewed SQL statement with the types of its parameters and rows. The
@@ -67,10 +69,34 @@ export class Database implements Queryable {
   private readonly prepared: boolean;
   private readonly runner: Runner;
 
-  constructor(dataSource: DataSource, config: SharedConfig) {
+  constructor(dataSource: DataSource, config: SharedConfig, @Optional() @Inject(METRICS_REGISTRY) registry?: Registry) {
     this.pool = (dataSource.driver as unknown as { master: Pool }).master;
     this.prepared = config.DATABASE_PREPARED_STATEMENTS === 'true';
     this.runner = new Runner(this.pool, this.prepared);
+    if (registry) this.instrument(registry, config.DATABASE_POOL_SIZE);
+  }
+
+  /** The pool as Prometheus sees it, read at scrape time: connections by state, and callers waiting for one. */
+  private instrument(registry: Registry, size: number): void {
+    const pool = this.pool;
+    const connections: Gauge<'state'> = new Gauge({
+      name: 'database_pool_connections',
+      help: `Postgres connections of this process's pool (at most DATABASE_POOL_SIZE = ${size}), by state`,
+      labelNames: ['state'],
+      registers: [registry],
+      collect() {
+        connections.set({ state: 'in-use' }, pool.totalCount - pool.idleCount);
+        connections.set({ state: 'idle' }, pool.idleCount);
+      },
+    });
+    const waiting: Gauge = new Gauge({
+      name: 'database_pool_waiting',
+      help: 'Queries waiting for a free connection of the pool',
+      registers: [registry],
+      collect() {
+        waiting.set(pool.waitingCount);
+      },
+    });
   }
 
   run<P extends readonly unknown[], R extends object>(statement: Statement<P, R>, params: P): Promise<StatementResult<R>> {

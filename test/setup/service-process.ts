@@ -27,6 +27,8 @@ export interface ServiceProcess {
   stop(): Promise<ProcessExit>;
   /** The last few kilobytes it wrote to stderr, for failure messages. */
   stderr(): string;
+  /** The last few kilobytes it wrote to stdout (its log lines). */
+  stdout(): string;
 }
 
 /** @deprecated name kept for the delivery suites: a {@link ServiceProcess} of the delivery service. */
@@ -61,16 +63,21 @@ export async function spawnService(name: ServiceName, settings: Settings = {}, h
   const child: ChildProcess = spawn(
     process.execPath,
     ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', `apps/${name}/src/main.ts`],
-    { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] },
+    { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
+  let stdout = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    stdout = (stdout + chunk.toString()).slice(-STDERR_KEPT);
+  });
   child.stderr!.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-STDERR_KEPT);
   });
   let signalledAt = Date.now();
   let running = true;
   const exited = new Promise<ProcessExit>((done) =>
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': by then its output is read to the end too.
+    child.once('close', (code, signal) => {
       running = false;
       done({ code, signal, afterMs: Date.now() - signalledAt });
     }),
@@ -82,6 +89,7 @@ export async function spawnService(name: ServiceName, settings: Settings = {}, h
     url,
     exited,
     stderr: () => stderr,
+    stdout: () => stdout,
     async ready() {
       const deadline = Date.now() + READY_TIMEOUT_MS;
       while (running && Date.now() < deadline) {

@@ -16,6 +16,7 @@ export async function createDeliveryApp(config: DeliveryConfig): Promise<NestFas
   app.useLogger(app.get(Logger));
   instrumentHttp(adapter.getInstance(), app.get(METRICS_REGISTRY));
   app.useGlobalFilters(new ErrorResponseFilter());
-  app.enableShutdownHooks();
+  // process.exit, not a re-raised signal, so the logger flushes its last lines (pino-pretty runs in a worker).
+  app.enableShutdownHooks([], { useProcessExit: true });
   return app;
 }

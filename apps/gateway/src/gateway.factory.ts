@@ -29,7 +29,8 @@ export async function createGatewayApp(config: GatewayConfig): Promise<NestFasti
   instrumentHttp(adapter.getInstance(), app.get(METRICS_REGISTRY));
   app.useGlobalFilters(new ErrorResponseFilter());
   app.useGlobalPipes(new RejectedBodyPipe());
-  app.enableShutdownHooks();
+  // process.exit, not a re-raised signal, so the logger flushes its last lines (pino-pretty runs in a worker).
+  app.enableShutdownHooks([], { useProcessExit: true });
   setupOpenApi(app);
   return app;
 }

@@ -21,6 +21,7 @@ export async function createQuotaApp(config: QuotaConfig): Promise<NestFastifyAp
     { transport: Transport.TCP, options: { host: config.QUOTA_LISTEN_HOST, port: config.QUOTA_PORT } },
     { inheritAppConfig: true },
   );
-  app.enableShutdownHooks();
+  // process.exit, not a re-raised signal, so the logger flushes its last lines (pino-pretty runs in a worker).
+  app.enableShutdownHooks([], { useProcessExit: true });
   return app;
 }

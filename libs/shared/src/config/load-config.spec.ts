@@ -3,7 +3,7 @@ import { DeliveryConfig } from '../../../../apps/delivery/src/delivery.config';
 import { GatewayConfig } from '../../../../apps/gateway/src/gateway.config';
 import { QuotaConfig } from '../../../../apps/quota/src/quota.config';
 import { DEVELOPMENT_ADMIN_TOKEN, DEVELOPMENT_JWT_SECRET } from '../tokens';
-import { ConfigError, loadConfig } from './load-config';
+import { ConfigError, effectiveSettings, loadConfig } from './load-config';
 import { SharedConfig } from './shared.config';
 
 class ExampleConfig {
@@ -271,6 +271,29 @@ describe('loadConfig with the services’ config classes', () => {
     });
 
     expect(config.AUTH_JWT_SECRET).toBeUndefined();
+  });
+
+  it('should list the effective settings with secrets hidden and URL passwords masked', () => {
+    const config = loadConfig(GatewayConfig, {
+      ...PRODUCTION,
+      AUTH_JWT_SECRET: 'j'.repeat(40),
+      DATABASE_URL: 'postgres://app:hunter2@db:5432/xblmsg',
+      QUOTA_TIMEOUT_MS: '250',
+    });
+
+    const settings = effectiveSettings(config);
+
+    expect(settings).toMatchObject({
+      DATABASE_URL: 'postgres://app:***@db:5432/xblmsg',
+      QUOTA_TIMEOUT_MS: 250,
+      AUTH_JWT_SECRET: '(set)',
+      ADMIN_TOKEN: '(set)',
+      AUTH_PUBLIC_KEY: null,
+      NODE_ENV: 'production',
+    });
+    expect(JSON.stringify(settings)).not.toContain('hunter2');
+    expect(JSON.stringify(settings)).not.toContain('j'.repeat(40));
+    expect(JSON.stringify(settings)).not.toContain(PRODUCTION.ADMIN_TOKEN);
   });
 
   it('should refuse an http:// AUTH_JWKS_URL in production, and allow it outside', () => {

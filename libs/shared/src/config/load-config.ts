@@ -57,6 +57,34 @@ function describe(error: ValidationError, present: Record<string, string>): stri
   return Object.values(error.constraints ?? {}).map((constraint) => `${error.property}: ${constraint} (${shown})`);
 }
 
+/**
+ * The settings a service runs with, for its start-up log line: every declared
+ * variable; secrets only as "(set)" or "(unset)", and URLs without their
+ * password.
+ */
+export function effectiveSettings(config: object): Record<string, string | number | boolean | null> {
+  const shown: Record<string, string | number | boolean | null> = {};
+  for (const name of [...declaredVariables(config.constructor as ConfigClass<unknown>)].sort()) {
+    // Settings are strings, numbers and booleans once loaded.
+    const value = (config as Record<string, string | number | boolean | null | undefined>)[name];
+    if (value === undefined || value === null) shown[name] = null;
+    else if (name.endsWith('_URL')) shown[name] = withoutPassword(String(value));
+    else if (SENSITIVE.test(name)) shown[name] = '(set)';
+    else shown[name] = value;
+  }
+  return shown;
+}
+
+function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(set)';
+  }
+}
+
 function hasCrossFieldCheck(value: object): value is CrossFieldCheck {
   return typeof (value as Partial<CrossFieldCheck>).crossFieldProblems === 'function';
 }

@@ -1,11 +1,20 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import {
+  DynamicModule,
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+} from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { LoggerModule } from 'nestjs-pino';
 import { stdSerializers } from 'pino';
-import { SharedConfig } from '../config';
+import { effectiveSettings, SharedConfig } from '../config';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
+const SERVICE_RUN = Symbol('SERVICE_RUN');
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 // An incoming id is carried through only if it is short and plain.
 const ACCEPTABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -68,6 +77,27 @@ export class LoggingModule {
           },
         }),
       ],
+      providers: [{ provide: SERVICE_RUN, useValue: { service, config } }, ServiceLifecycleLog],
     };
+  }
+}
+
+/**
+ * One line when the service has started, with the settings it runs with
+ * (secrets hidden), and one when it stops and why: what an operator looks
+ * for first.
+ */
+@Injectable()
+class ServiceLifecycleLog implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Service');
+
+  constructor(@Inject(SERVICE_RUN) private readonly run: { service: string; config: SharedConfig }) {}
+
+  onApplicationBootstrap(): void {
+    this.logger.log({ settings: effectiveSettings(this.run.config) }, `${this.run.service} starting`);
+  }
+
+  onApplicationShutdown(signal?: string): void {
+    this.logger.log(`${this.run.service} stopped${signal ? ` on ${signal}` : ''}`);
   }
 }

@@ -8,12 +8,11 @@
  * docs/performance.md explains the phases, the floors and how to read the ratios.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import Redis from 'ioredis';
 import { Client } from 'pg';
 import { signUserToken, SubscriptionTier } from '@app/shared/tokens';
 import { Xuid } from '@app/shared/xuid';
@@ -21,20 +20,18 @@ import { freePort } from '../../test/setup/free-port';
 import { withDatabase } from '../../test/setup/postgres-admin';
 import { awaitQuiet, clockTicksPerSecond, cpuPerOperation, CpuSample, sampleCpu, summariseCpuProfile } from './cpu';
 import {
-  BenchRoles,
-  BenchUser,
   countedEntries,
   dropDatabase,
   fill,
   insertUndelivered,
   migrate,
   recreateDatabase,
-  sendAt,
   sendBody,
   undeliveredCount,
 } from './fill';
+import { rotatingGets, Sends } from './requests';
 import { cannon, Connection, getPage, RequestSpec, visibleLatency } from './load';
-import { Child, Env, forkTsWorker, ROOT, runCommand, spawnService, spawnTs, stopAll, waitReady } from './processes';
+import { Child, Env, forkTsWorker, ROOT, spawnService, spawnTs, stopAll, waitReady } from './processes';
 import {
   CpuRow,
   cpuTable,
@@ -47,6 +44,7 @@ import {
   writeJson,
 } from './report';
 import type { FloorRun, FloorWork } from './sql-floors';
+import { deleteRedisPrefix, ensureBuild } from './setup';
 
 const QUIET_PERCENT = 10;
 
@@ -152,89 +150,6 @@ function parseOptions(): Options {
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 let interrupted = false;
 
-/** Newest modification time under `dir` of files the build reads. */
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (/\.(ts|js|lua|json)$/.test(entry.name)) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds when forced, when an entry point is missing, or when a source is newer than the oldest entry point. */
-async function ensureBuild(force: boolean): Promise<string> {
-  const entryPoints = ['gateway', 'quota', 'delivery']
-    .map((name) => `dist/apps/${name}/src/main.js`)
-    .concat('dist/scripts/migrate.js');
-  let reason = force ? '--rebuild' : '';
-  if (!reason) {
-    try {
-      const built = Math.min(...entryPoints.map((file) => statSync(join(ROOT, file)).mtimeMs));
-      const sources = Math.max(
-        ...['apps', 'libs', 'scripts'].map((dir) => newestSource(join(ROOT, dir))),
-        ...['tsconfig.json', 'tsconfig.build.json'].map((file) => statSync(join(ROOT, file)).mtimeMs),
-      );
-      if (sources > built) reason = 'sources are newer than dist/';
-    } catch {
-      reason = 'dist/ is missing';
-    }
-  }
-  if (!reason) return 'dist/ is up to date';
-  log(`· npm run build (${reason})`);
-  await runCommand('npm', ['run', 'build'], process.env);
-  return `built (${reason})`;
-}
-
-async function deleteRedisPrefix(url: string, prefix: string): Promise<number> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-  let deleted = 0;
-  try {
-    for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 1000 }) as AsyncIterable<string[]>) {
-      if (keys.length > 0) deleted += await redis.unlink(...keys);
-    }
-  } finally {
-    redis.disconnect();
-  }
-  return deleted;
-}
-
-/** The sends of every phase share one sequence, so every body is distinct. */
-class Sends {
-  private sequence = 0;
-
-  constructor(
-    private readonly roles: BenchRoles,
-    private readonly authorization: Map<string, string>,
-    private readonly tag: string,
-  ) {}
-
-  next = (): RequestSpec => {
-    const n = this.sequence++;
-    const { sender, recipients } = sendAt(this.roles, n);
-    return {
-      method: 'POST',
-      path: `/users/xuid(${sender.xuid})/outbox`,
-      headers: { authorization: this.authorization.get(sender.xuid) as string, 'content-type': 'application/json' },
-      body: sendBody(recipients, `bench ${this.tag} send ${n}`),
-    };
-  };
-}
-
-function rotatingGets(users: BenchUser[], authorization: Map<string, string>, query: (i: number) => string): () => RequestSpec {
-  let i = 0;
-  return () => {
-    const n = i++;
-    const user = users[n % users.length];
-    return {
-      method: 'GET',
-      path: `/users/xuid(${user.xuid})/inbox?${query(n)}`,
-      headers: { authorization: authorization.get(user.xuid) as string },
-    };
-  };
-}
-
 async function main(): Promise<void> {
   const options = parseOptions();
   const baseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/xblmsg';
@@ -272,7 +187,7 @@ async function main(): Promise<void> {
   });
 
   try {
-    const build = await ensureBuild(options.rebuild);
+    const build = await ensureBuild(options.rebuild, log);
     log(
       `load benchmark: node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), CLK_TCK ${clockTicksPerSecond()}`,
     );

@@ -14,13 +14,12 @@
  * docs/performance.md ("Purge under load") explains the run and how to read it.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
-import Redis from 'ioredis';
 import { Client } from 'pg';
 import { MAINTENANCE_QUEUE } from '@app/shared/contracts';
 import { redisOptionsFromUrl } from '@app/shared/redis/bullmq.options';
@@ -29,20 +28,12 @@ import { Xuid } from '@app/shared/xuid';
 import { freePort } from '../../test/setup/free-port';
 import { withDatabase } from '../../test/setup/postgres-admin';
 import { awaitQuiet, CpuSample, cpuPerOperation, sampleCpu } from '../load/cpu';
-import {
-  BenchRoles,
-  BenchUser,
-  dropDatabase,
-  fill,
-  migrate,
-  recreateDatabase,
-  sendAt,
-  sendBody,
-  undeliveredCount,
-} from '../load/fill';
-import { RequestSpec, visibleLatency } from '../load/load';
-import { ROOT, runCommand, spawnService, stopAll, waitReady } from '../load/processes';
+import { dropDatabase, fill, migrate, recreateDatabase, sendBody, undeliveredCount } from '../load/fill';
+import { rotatingGets, Sends } from '../load/requests';
+import { visibleLatency } from '../load/load';
+import { ROOT, spawnService, stopAll, waitReady } from '../load/processes';
 import { formatMs, formatNumber, Measurement, measurementsTable, writeJson } from '../load/report';
+import { deleteRedisPrefix, ensureBuild } from '../load/setup';
 import { Backlog, Checks, insertExpired, RECIPIENTS_PER_MESSAGE, remainingExpired, runChecks } from './backlog';
 import { explainPurge } from './explain';
 import { PacedRun, startPaced, Window } from './paced';
@@ -146,56 +137,6 @@ function parseOptions(): Options {
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 let interrupted = false;
 
-// --- as bench/load/main.ts does it (not exported from there: that file runs its benchmark when loaded)
-
-/** Newest modification time under `dir` of files the build reads. */
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (/\.(ts|js|lua|json)$/.test(entry.name)) newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Builds when forced, when an entry point is missing, or when a source is newer than the oldest entry point. */
-async function ensureBuild(force: boolean): Promise<string> {
-  const entryPoints = ['gateway', 'quota', 'delivery']
-    .map((name) => `dist/apps/${name}/src/main.js`)
-    .concat('dist/scripts/migrate.js');
-  let reason = force ? '--rebuild' : '';
-  if (!reason) {
-    try {
-      const built = Math.min(...entryPoints.map((file) => statSync(join(ROOT, file)).mtimeMs));
-      const sources = Math.max(
-        ...['apps', 'libs', 'scripts'].map((dir) => newestSource(join(ROOT, dir))),
-        ...['tsconfig.json', 'tsconfig.build.json'].map((file) => statSync(join(ROOT, file)).mtimeMs),
-      );
-      if (sources > built) reason = 'sources are newer than dist/';
-    } catch {
-      reason = 'dist/ is missing';
-    }
-  }
-  if (!reason) return 'dist/ is up to date';
-  log(`· npm run build (${reason})`);
-  await runCommand('npm', ['run', 'build'], process.env);
-  return `built (${reason})`;
-}
-
-async function deleteRedisPrefix(url: string, prefix: string): Promise<number> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
-  let deleted = 0;
-  try {
-    for await (const keys of redis.scanStream({ match: `${prefix}:*`, count: 1000 }) as AsyncIterable<string[]>) {
-      if (keys.length > 0) deleted += await redis.unlink(...keys);
-    }
-  } finally {
-    redis.disconnect();
-  }
-  return deleted;
-}
-
 /**
  * bench/load's JSON, then in Prettier's layout when Prettier is installed:
  * the root's `npm run format:check` reads every file .prettierignore does not
@@ -210,35 +151,6 @@ async function writeResults(file: string, report: unknown): Promise<void> {
   } catch (error) {
     log(`! results left as written (Prettier: ${error instanceof Error ? error.message : String(error)})`);
   }
-}
-
-// ---
-
-/** Sends of every phase share one sequence, so every body is distinct. */
-function sends(roles: BenchRoles, authorization: Map<string, string>, tag: string): () => RequestSpec {
-  let sequence = 0;
-  return () => {
-    const n = sequence++;
-    const { sender, recipients } = sendAt(roles, n);
-    return {
-      method: 'POST',
-      path: `/users/xuid(${sender.xuid})/outbox`,
-      headers: { authorization: authorization.get(sender.xuid) as string, 'content-type': 'application/json' },
-      body: sendBody(recipients, `bench purge ${tag} send ${n}`),
-    };
-  };
-}
-
-function firstPages(users: BenchUser[], authorization: Map<string, string>): () => RequestSpec {
-  let i = 0;
-  return () => {
-    const user = users[i++ % users.length];
-    return {
-      method: 'GET',
-      path: `/users/xuid(${user.xuid})/inbox?maxItems=25`,
-      headers: { authorization: authorization.get(user.xuid) as string },
-    };
-  };
 }
 
 interface Cores {
@@ -340,7 +252,7 @@ async function main(): Promise<void> {
   });
 
   try {
-    const build = await ensureBuild(options.rebuild);
+    const build = await ensureBuild(options.rebuild, log);
     log(`purge benchmark: node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'})`);
     log(
       `  users ${options.users}, expired ${options.expired} x ${RECIPIENTS_PER_MESSAGE} entries, sends ${options.rate}/s, ` +
@@ -435,8 +347,8 @@ async function main(): Promise<void> {
     maintenance = new Queue(MAINTENANCE_QUEUE, { connection: redisOptionsFromUrl(redisUrl), prefix });
     const queue = maintenance;
 
-    const nextSend = sends(roles, authorization, tag);
-    const nextPage = firstPages(roles.recipients, authorization);
+    const nextSend = new Sends(roles, authorization, `purge ${tag}`).next;
+    const nextPage = rotatingGets(roles.recipients, authorization, () => 'maxItems=25');
     const cpuOf = (): CpuSample =>
       sampleCpu({ gateway: gateway.pid, quota: quota.pid, delivery: delivery.pid }, options.database);
     let quietWaitMs = 0;

@@ -543,6 +543,9 @@ async function main(): Promise<void> {
     const half = samples.find(([, left]) => left <= backlog.messages / 2)?.[0] ?? NaN;
     const firstHalfRate = backlog.messages / 2 / half;
     const secondHalfRate = backlog.messages / 2 / (purgeSeconds - half);
+    // A purge job counts what it deleted when it ends, up to its 10 s budget after
+    // its last delete: wait for the job still running before reading the counter.
+    for (const until = Date.now() + 15_000; (await queue.getActiveCount()) > 0 && Date.now() < until;) await sleep(100);
     const metrics = await fetch(`${delivery.url}/metrics`)
       .then((response) => response.text())
       .catch(() => '');

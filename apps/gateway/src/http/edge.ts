@@ -15,7 +15,7 @@ const MAX_PARAM_LENGTH = 16 * 1024;
  * The Fastify options that keep the HTTP layer's own refusals in the
  * contract's errorResponse shape: malformed HTTP (Node's parser) is answered
  * on the socket by {@link clientErrorHandler}; a malformed percent-escape in a
- * path is 400; a missing Host is left to {@link rejectMissingHost}, so it too
+ * path is 400; a missing Host is left to {@link onRequest}, so it too
  * gets a body.
  */
 export function edgeOptions(): Pick<FastifyServerOptions, 'routerOptions' | 'frameworkErrors' | 'clientErrorHandler'> & {
@@ -27,19 +27,14 @@ export function edgeOptions(): Pick<FastifyServerOptions, 'routerOptions' | 'fra
       sendEdgeError(reply, ERRORS.BAD_REQUEST, 'The URL is malformed: a percent-escape (%XX) does not encode UTF-8.');
     },
     clientErrorHandler,
-    // Node would answer 400 with an empty body; rejectMissingHost answers instead.
+    // Node would answer 400 with an empty body; onRequest answers instead.
     http: { requireHostHeader: false },
   };
 }
 
 /** Hooks on the instance: X-Request-Id on every answer, a request without Host, an Expect other than 100-continue. */
 export function registerEdgeHooks(fastify: FastifyInstance): void {
-  // Every answer names its request, so a player's report can be found in the logs.
-  fastify.addHook('onRequest', (request, reply, done) => {
-    void reply.header('x-request-id', request.id);
-    done();
-  });
-  fastify.addHook('onRequest', rejectMissingHost);
+  fastify.addHook('onRequest', onRequest);
   // Without a listener Node answers 417 itself, with an empty body.
   fastify.server.on('checkExpectation', (_request, response: ServerResponse) => {
     const body = bodyOf(ERRORS.EXPECTATION_FAILED);
@@ -53,8 +48,13 @@ export function registerEdgeHooks(fastify: FastifyInstance): void {
   });
 }
 
-/** HTTP/1.1 requires Host (RFC 9112 section 3.2). */
-function rejectMissingHost(request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void {
+/**
+ * One hook for every request: the answer names its request (so a player's
+ * report can be found in the logs), and HTTP/1.1 requires Host (RFC 9112
+ * section 3.2).
+ */
+function onRequest(request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void {
+  void reply.header('x-request-id', request.id);
   if (request.raw.httpVersionMajor === 1 && request.raw.httpVersionMinor === 1 && request.headers.host === undefined) {
     done(new AppError(ERRORS.BAD_REQUEST, 'An HTTP/1.1 request must carry a Host header.'));
     return;

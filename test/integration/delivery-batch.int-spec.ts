@@ -4,7 +4,7 @@ import { DELIVER_MESSAGE_JOB_OPTIONS, DELIVERY_JOBS } from '@app/shared/contract
 import { Xuid } from '@app/shared/xuid';
 import { DeliveryRows, entryCounts, expectedInboxes, PlannedSend, planSends, sendAll } from '../factories/delivery.factory';
 import { createUsers, TestUser } from '../factories/users.factory';
-import { DeliveryProcess, spawnDelivery } from '../setup/service-process';
+import { ServiceProcess, spawnDelivery } from '../setup/service-process';
 import { deleteRedisKeys, deliveryQueue, privateRedisPrefix } from '../setup/redis-namespace';
 import { startDelivery, startStack } from '../setup/services';
 import { cleanupsAfterEach } from '../setup/cleanups';
@@ -206,7 +206,7 @@ describe('delivery: batches of deliveries', () => {
   }, 60_000);
 
   // The sweeper keeps away (NO_SWEEPER): the second worker must find the killed one's work through the queue alone.
-  async function spawn(prefix: string): Promise<DeliveryProcess> {
+  async function spawn(prefix: string): Promise<ServiceProcess> {
     const worker = await spawnDelivery({ REDIS_PREFIX: prefix, DELIVERY_BATCH_SIZE: 50, ...NO_SWEEPER });
     cleanups.push(() => worker.stop());
     return worker;

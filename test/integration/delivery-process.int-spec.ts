@@ -1,7 +1,7 @@
 import { Job } from 'bullmq';
 import { DeliveryRows, entryCounts, expectedInboxes, PlannedSend, planSends, sendAll } from '../factories/delivery.factory';
 import { createUsers, TestUser } from '../factories/users.factory';
-import { DeliveryProcess, spawnDelivery } from '../setup/service-process';
+import { ServiceProcess, spawnDelivery } from '../setup/service-process';
 import { deleteRedisKeys, deliveryQueue, privateRedisPrefix } from '../setup/redis-namespace';
 import { startStack } from '../setup/services';
 import { cleanupsAfterEach } from '../setup/cleanups';
@@ -54,7 +54,7 @@ describe('delivery: worker processes that die or stop mid-run', () => {
   }
 
   // The sweeper keeps its default pace: nothing here needs it, and a fast one would also sweep other suites' messages.
-  async function spawn(prefix: string): Promise<DeliveryProcess> {
+  async function spawn(prefix: string): Promise<ServiceProcess> {
     const worker = await spawnDelivery({ REDIS_PREFIX: prefix, DELIVERY_CONCURRENCY: 8 });
     cleanups.push(() => worker.stop());
     return worker;

@@ -1,7 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { freePort } from './free-port';
-import { baseSettings, Settings } from './services';
+import { baseSettings, fullyReady, Settings } from './services';
 
 const ROOT = resolve(__dirname, '../..');
 const READY_TIMEOUT_MS = 30_000;
@@ -30,9 +30,6 @@ export interface ServiceProcess {
   /** The last few kilobytes it wrote to stdout (its log lines). */
   stdout(): string;
 }
-
-/** @deprecated name kept for the delivery suites: a {@link ServiceProcess} of the delivery service. */
-export type DeliveryProcess = ServiceProcess;
 
 export type ServiceName = 'gateway' | 'quota' | 'delivery';
 
@@ -93,11 +90,7 @@ export async function spawnService(name: ServiceName, settings: Settings = {}, h
     async ready() {
       const deadline = Date.now() + READY_TIMEOUT_MS;
       while (running && Date.now() < deadline) {
-        const state = await fetch(`${url}/readyz`).then(
-          async (response) => (response.status === 200 ? ((await response.json()) as { status: string }).status : ''),
-          () => '',
-        );
-        if (state === 'ready') return;
+        if (await fullyReady(url)) return;
         await new Promise((wake) => setTimeout(wake, 50));
       }
       throw new Error(`${name} process ${child.pid} did not become ready (${running ? 'timeout' : 'it exited'}):\n${stderr}`);

@@ -80,19 +80,25 @@ export async function startStack(
   };
 }
 
-/**
- * Polls GET /readyz until every check is up (200 "ready", not "degraded"): a
- * service takes traffic before its connections are up.
- */
+/** GET /readyz: its status (0 when nothing answers), and whether every check is up (200 "ready", not "degraded"). */
+export async function readiness(url: string): Promise<{ status: number; ready: boolean }> {
+  try {
+    const response = await fetch(`${url}/readyz`);
+    const body = (await response.json()) as { status?: string };
+    return { status: response.status, ready: response.status === 200 && body.status === 'ready' };
+  } catch {
+    return { status: 0, ready: false };
+  }
+}
+
+export const fullyReady = async (url: string): Promise<boolean> => (await readiness(url)).ready;
+
+/** Polls GET /readyz until every check is up: a service takes traffic before its connections are up. */
 export async function waitUntilReady(service: RunningService, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const status = await fetch(`${service.url}/readyz`).then(
-      async (response) =>
-        response.status === 200 && ((await response.json()) as { status: string }).status !== 'ready' ? 0 : response.status,
-      () => 0,
-    );
-    if (status === 200) return;
+    const { status, ready } = await readiness(service.url);
+    if (ready) return;
     if (Date.now() > deadline) throw new Error(`${service.url} not ready after ${timeoutMs} ms (last status ${status})`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

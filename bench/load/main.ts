@@ -253,6 +253,8 @@ async function main(): Promise<void> {
         ...common,
         HOST: '127.0.0.1',
         PORT: gatewayPort,
+        // Admin and metrics are not used here: any free port.
+        INTERNAL_PORT: 0,
         QUOTA_HOST: '127.0.0.1',
         QUOTA_PORT: quotaPort,
         DATABASE_POOL_SIZE: options.pool,

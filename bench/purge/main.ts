@@ -320,6 +320,8 @@ async function main(): Promise<void> {
         ...common,
         HOST: '127.0.0.1',
         PORT: gatewayPort,
+        // Admin and metrics are not used here: any free port.
+        INTERNAL_PORT: 0,
         QUOTA_HOST: '127.0.0.1',
         QUOTA_PORT: quotaPort,
         AUTH_JWT_SECRET: secret,

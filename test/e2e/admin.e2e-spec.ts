@@ -9,10 +9,11 @@ const JSON_HEADERS = { ...ADMIN_HEADERS, 'content-type': 'application/json' };
 describe('admin API', () => {
   let stack: Awaited<ReturnType<typeof startStack>>;
   let db: DataSource;
-  let url: string;
+  /** The internal listener, where the admin API lives. */
+  let adminUrl: string;
 
   const put = (path: string, body?: unknown, headers: Record<string, string> = JSON_HEADERS) =>
-    fetch(`${url}${path}`, { method: 'PUT', headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    fetch(`${adminUrl}${path}`, { method: 'PUT', headers, body: body === undefined ? undefined : JSON.stringify(body) });
 
   async function expectError(response: Response, status: number, errorCode: number, errorMessage: string | RegExp) {
     expect(response.status).toBe(status);
@@ -22,7 +23,7 @@ describe('admin API', () => {
 
   beforeAll(async () => {
     stack = await startStack();
-    url = stack.gateway.url;
+    adminUrl = stack.gateway.internalUrl;
     db = await new DataSource(createDataSourceOptions({ DATABASE_URL: testDatabaseUrl(), DATABASE_POOL_SIZE: 2 })).initialize();
   });
 
@@ -50,8 +51,8 @@ describe('admin API', () => {
     });
 
     it('should default the communication setting of a new user to everyone', async () => {
-      const { xuid } = await createUser(url);
-      const response = await fetch(`${url}/admin/users/${xuid}`, { headers: ADMIN_HEADERS });
+      const { xuid } = await createUser(adminUrl);
+      const response = await fetch(`${adminUrl}/admin/users/${xuid}`, { headers: ADMIN_HEADERS });
       expect(((await response.json()) as { communication: string }).communication).toBe('everyone');
     });
 
@@ -61,7 +62,7 @@ describe('admin API', () => {
       const gamertag = uniqueGamertag();
       expect((await put(`/admin/users/${xuid}`, { gamertag })).status).toBe(201);
 
-      const response = await fetch(`${url}/admin/users/xuid(${xuid})`, { headers: ADMIN_HEADERS });
+      const response = await fetch(`${adminUrl}/admin/users/xuid(${xuid})`, { headers: ADMIN_HEADERS });
       expect(await response.json()).toEqual({ xuid, gamertag, communication: 'everyone', friends: [], blocks: [] });
       const [row] = await db.query(
         `SELECT xuid::text AS xuid, xuid = 18446744073709551615 AS exact FROM users WHERE xuid = $1`,
@@ -77,7 +78,7 @@ describe('admin API', () => {
     });
 
     it('should refuse a gamertag another user holds in any letter case with 409', async () => {
-      const holder = await createUser(url, { gamertag: `Gt${uniqueGamertag().slice(2)}` });
+      const holder = await createUser(adminUrl, { gamertag: `Gt${uniqueGamertag().slice(2)}` });
       const xuid = uniqueXuid();
       for (const variant of [holder.gamertag, holder.gamertag.toUpperCase(), holder.gamertag.toLowerCase()]) {
         await expectError(
@@ -91,7 +92,7 @@ describe('admin API', () => {
     });
 
     it('should let a user change the letter case of their own gamertag', async () => {
-      const user = await createUser(url);
+      const user = await createUser(adminUrl);
       const response = await put(`/admin/users/${user.xuid}`, { gamertag: user.gamertag.toUpperCase() });
       expect(response.status).toBe(200);
       expect(((await response.json()) as { gamertag: string }).gamertag).toBe(user.gamertag.toUpperCase());
@@ -127,15 +128,15 @@ describe('admin API', () => {
       ['a wrong token', { authorization: 'Bearer not-the-admin-token' }],
       ['a user token scheme', { authorization: 'XBL3.0 x=1;development-admin-token' }],
     ])('should answer 401 with %s', async (_, headers) => {
-      const response = await fetch(`${url}/admin/users/${uniqueXuid()}`, { headers });
+      const response = await fetch(`${adminUrl}/admin/users/${uniqueXuid()}`, { headers });
       await expectError(response, 401, 2201, 'A valid admin bearer token is required.');
     });
   });
 
   describe('friends and blocks', () => {
     it('should make friendships mutual, idempotent and removable', async () => {
-      const a = await createUser(url);
-      const b = await createUser(url);
+      const a = await createUser(adminUrl);
+      const b = await createUser(adminUrl);
       for (let i = 0; i < 2; i++)
         expect((await put(`/admin/users/${a.xuid}/friends/${b.xuid}`, undefined, ADMIN_HEADERS)).status).toBe(204);
 
@@ -147,14 +148,14 @@ describe('admin API', () => {
         { user_xuid: a.xuid, friend_xuid: b.xuid },
         { user_xuid: b.xuid, friend_xuid: a.xuid },
       ]);
-      const detail = (await (await fetch(`${url}/admin/users/${b.xuid}`, { headers: ADMIN_HEADERS })).json()) as {
+      const detail = (await (await fetch(`${adminUrl}/admin/users/${b.xuid}`, { headers: ADMIN_HEADERS })).json()) as {
         friends: string[];
         blocks: string[];
       };
       expect(detail.friends).toEqual([a.xuid]);
 
       for (let i = 0; i < 2; i++) {
-        const removed = await fetch(`${url}/admin/users/${b.xuid}/friends/${a.xuid}`, {
+        const removed = await fetch(`${adminUrl}/admin/users/${b.xuid}/friends/${a.xuid}`, {
           method: 'DELETE',
           headers: ADMIN_HEADERS,
         });
@@ -164,8 +165,8 @@ describe('admin API', () => {
     });
 
     it('should store a block in one direction only', async () => {
-      const owner = await createUser(url);
-      const target = await createUser(url);
+      const owner = await createUser(adminUrl);
+      const target = await createUser(adminUrl);
       expect((await put(`/admin/users/${owner.xuid}/blocks/${target.xuid}`, undefined, ADMIN_HEADERS)).status).toBe(204);
       expect(
         await db.query(
@@ -173,13 +174,13 @@ describe('admin API', () => {
           [[owner.xuid, target.xuid]],
         ),
       ).toEqual([{ owner_xuid: owner.xuid, blocked_xuid: target.xuid }]);
-      const detail = (await (await fetch(`${url}/admin/users/${owner.xuid}`, { headers: ADMIN_HEADERS })).json()) as {
+      const detail = (await (await fetch(`${adminUrl}/admin/users/${owner.xuid}`, { headers: ADMIN_HEADERS })).json()) as {
         friends: string[];
         blocks: string[];
       };
       expect(detail.blocks).toEqual([target.xuid]);
 
-      const removed = await fetch(`${url}/admin/users/${owner.xuid}/blocks/${target.xuid}`, {
+      const removed = await fetch(`${adminUrl}/admin/users/${owner.xuid}/blocks/${target.xuid}`, {
         method: 'DELETE',
         headers: ADMIN_HEADERS,
       });
@@ -188,7 +189,7 @@ describe('admin API', () => {
     });
 
     it('should answer 404 when either user does not exist', async () => {
-      const known = await createUser(url);
+      const known = await createUser(adminUrl);
       const unknown = uniqueXuid();
       for (const path of [
         `${known.xuid}/friends/${unknown}`,
@@ -198,7 +199,7 @@ describe('admin API', () => {
         await expectError(await put(`/admin/users/${path}`, undefined, ADMIN_HEADERS), 404, 7003, 'Both users must exist.');
       }
       await expectError(
-        await fetch(`${url}/admin/users/${unknown}`, { headers: ADMIN_HEADERS }),
+        await fetch(`${adminUrl}/admin/users/${unknown}`, { headers: ADMIN_HEADERS }),
         404,
         7003,
         `No user has XUID ${unknown}.`,
@@ -206,7 +207,7 @@ describe('admin API', () => {
     });
 
     it('should answer 400 for a user befriending or blocking themself', async () => {
-      const user = await createUser(url);
+      const user = await createUser(adminUrl);
       await expectError(
         await put(`/admin/users/${user.xuid}/friends/${user.xuid}`, undefined, ADMIN_HEADERS),
         400,

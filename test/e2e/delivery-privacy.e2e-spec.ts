@@ -44,10 +44,12 @@ describe('delivery: privacy and what the recipient sees', () => {
   let delivery: RunningService;
   let rows: DeliveryRows;
   let url: string;
+  let adminUrl: string;
 
   beforeAll(async () => {
     [stack, delivery, rows] = await Promise.all([startStack(), startDelivery(), DeliveryRows.open()]);
     url = stack.gateway.url;
+    adminUrl = stack.gateway.internalUrl;
   });
 
   afterAll(async () => {
@@ -57,9 +59,9 @@ describe('delivery: privacy and what the recipient sees', () => {
   });
 
   async function recipientFor(sender: TestUser, c: PrivacyCase): Promise<TestUser> {
-    const recipient = await createUser(url, { communication: c.setting });
-    if (c.friend) await makeFriends(url, sender.xuid, recipient.xuid);
-    if (c.blocksSender) await block(url, recipient.xuid, sender.xuid);
+    const recipient = await createUser(adminUrl, { communication: c.setting });
+    if (c.friend) await makeFriends(adminUrl, sender.xuid, recipient.xuid);
+    if (c.blocksSender) await block(adminUrl, recipient.xuid, sender.xuid);
     return recipient;
   }
 
@@ -102,7 +104,7 @@ describe('delivery: privacy and what the recipient sees', () => {
     let message: DeliveredMessage;
 
     beforeAll(async () => {
-      sender = await createUser(url);
+      sender = await createUser(adminUrl);
       recipients = [];
       for (const c of CASES) recipients.push(await recipientFor(sender, c));
       message = await sendAndDeliver(
@@ -135,7 +137,7 @@ describe('delivery: privacy and what the recipient sees', () => {
 
   describe('one message per case', () => {
     it.each(CASES.map((c) => [describeCase(c), c] as const))('should %s', async (_, c) => {
-      const sender = await createUser(url);
+      const sender = await createUser(adminUrl);
       const recipient = await recipientFor(sender, c);
 
       const message = await sendAndDeliver(sender, [recipient.xuid], `one case, ${describeCase(c)}`);
@@ -152,8 +154,8 @@ describe('delivery: privacy and what the recipient sees', () => {
   });
 
   it('should deliver a message to its sender when they name themself as a recipient', async () => {
-    const sender = await createUser(url);
-    const other = await createUser(url);
+    const sender = await createUser(adminUrl);
+    const other = await createUser(adminUrl);
 
     const message = await sendAndDeliver(sender, [sender.xuid, other.xuid], 'a note to myself');
 
@@ -167,8 +169,8 @@ describe('delivery: privacy and what the recipient sees', () => {
   });
 
   it('should list the sender gamertag as registered, a 20-code-point summary and an exact total when three arrive', async () => {
-    const sender = await createUser(url, { gamertag: `MiXeD${uniqueGamertag().slice(5)}` });
-    const recipient = await createUser(url);
+    const sender = await createUser(adminUrl, { gamertag: `MiXeD${uniqueGamertag().slice(5)}` });
+    const recipient = await createUser(adminUrl);
     const texts = [
       // The 20th code point is an emoji (two UTF-16 units): it is kept whole.
       `${'a'.repeat(19)}😀 and more after the summary`,

@@ -125,6 +125,7 @@ describe('delivery: the message summary a recipient sees', () => {
   let rows: DeliveryRows;
   let queue: Queue;
   let url: string;
+  let adminUrl: string;
   let sender: TestUser;
   let recipients: TestUser[];
   const delivered = new Map<SummaryCase, DeliveredMessage>();
@@ -132,11 +133,12 @@ describe('delivery: the message summary a recipient sees', () => {
   beforeAll(async () => {
     [stack, delivery, rows] = await Promise.all([startStack(), startDelivery(), DeliveryRows.open()]);
     url = stack.gateway.url;
+    adminUrl = stack.gateway.internalUrl;
     queue = deliveryQueue(testRedisPrefix());
-    sender = await createUser(url);
+    sender = await createUser(adminUrl);
     // Each recipient sees the same summary: one accepts everyone, one only friends.
-    recipients = [await createUser(url), await createUser(url, { communication: 'friends' })];
-    await makeFriends(url, sender.xuid, recipients[1].xuid);
+    recipients = [await createUser(adminUrl), await createUser(adminUrl, { communication: 'friends' })];
+    await makeFriends(adminUrl, sender.xuid, recipients[1].xuid);
     const to = recipients.map((user) => user.xuid);
     const nextId = messageIdFactory();
 

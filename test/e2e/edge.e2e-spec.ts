@@ -52,13 +52,15 @@ const error = (definition: { code: number; source: string }, errorMessage: unkno
 describe('the edge: every answer in the errorResponse shape', () => {
   let stack: Awaited<ReturnType<typeof startStack>>;
   let url: string;
+  let adminUrl: string;
   let authorization: string;
   let xuid: string;
 
   beforeAll(async () => {
     stack = await startStack();
     url = stack.gateway.url;
-    xuid = (await createUser(url)).xuid;
+    adminUrl = stack.gateway.internalUrl;
+    xuid = (await createUser(adminUrl)).xuid;
     authorization = (await bearer(xuid)).authorization;
   });
 

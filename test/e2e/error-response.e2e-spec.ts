@@ -7,10 +7,12 @@ import { testDatabaseUrl } from '../setup/test-env';
 describe('errorResponse on every error path', () => {
   let stack: Awaited<ReturnType<typeof startStack>>;
   let url: string;
+  let adminUrl: string;
 
   beforeAll(async () => {
     stack = await startStack();
     url = stack.gateway.url;
+    adminUrl = stack.gateway.internalUrl;
   });
 
   afterAll(async () => {
@@ -25,7 +27,7 @@ describe('errorResponse on every error path', () => {
   }
 
   const putUser = (body: string | Buffer, contentType?: string) =>
-    fetch(`${url}/admin/users/${uniqueXuid()}`, {
+    fetch(`${adminUrl}/admin/users/${uniqueXuid()}`, {
       method: 'PUT',
       headers: contentType ? { ...ADMIN_HEADERS, 'content-type': contentType } : ADMIN_HEADERS,
       body,
@@ -89,7 +91,7 @@ describe('errorResponse on every error path', () => {
     const gateway = await startGateway({ QUOTA_PORT: stack.quota.rpcPort, DATABASE_URL: proxy.rewrite(testDatabaseUrl()) });
     try {
       await proxy.stop();
-      const response = await fetch(`${gateway.url}/admin/users/${uniqueXuid()}`, { headers: ADMIN_HEADERS });
+      const response = await fetch(`${gateway.internalUrl}/admin/users/${uniqueXuid()}`, { headers: ADMIN_HEADERS });
       expect(response.headers.get('retry-after')).toBe('1');
       await expectErrorResponse(response, 503, 1006, 'A dependency is unavailable; retry later.');
     } finally {

@@ -5,7 +5,7 @@ import { DELIVERY_QUEUE } from '@app/shared/contracts';
 import { redisOptionsFromUrl } from '@app/shared/redis';
 import { createDataSourceOptions } from '@app/shared/database';
 import { bearer, createUser, makeFriends } from '../factories/users.factory';
-import { RunningService, startDelivery, startStack } from '../setup/services';
+import { RunningGateway, RunningService, startDelivery, startStack } from '../setup/services';
 import { testDatabaseUrl, testRedisPrefix, testRedisUrl } from '../setup/test-env';
 
 describe('observability', () => {
@@ -25,17 +25,18 @@ describe('observability', () => {
     await stack?.close();
   });
 
-  async function metrics(service: RunningService): Promise<string> {
-    const response = await fetch(`${service.url}/metrics`);
+  /** A service's /metrics: the gateway's on its internal listener. */
+  async function metrics(service: RunningService | RunningGateway): Promise<string> {
+    const response = await fetch(`${'internalUrl' in service ? service.internalUrl : service.url}/metrics`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
     return response.text();
   }
 
   it('should carry the request id of a send into the stored message and its delivery job', async () => {
-    const sender = await createUser(stack.gateway.url);
-    const recipient = await createUser(stack.gateway.url);
-    await makeFriends(stack.gateway.url, sender.xuid, recipient.xuid);
+    const sender = await createUser(stack.gateway.internalUrl);
+    const recipient = await createUser(stack.gateway.internalUrl);
+    await makeFriends(stack.gateway.internalUrl, sender.xuid, recipient.xuid);
     const requestId = `trace-${Date.now()}`;
     const response = await fetch(`${stack.gateway.url}/users/xuid(${sender.xuid})/outbox`, {
       method: 'POST',
@@ -59,7 +60,7 @@ describe('observability', () => {
   });
 
   it('should expose HTTP latency by route pattern, never by raw URL, on the gateway', async () => {
-    const user = await createUser(stack.gateway.url);
+    const user = await createUser(stack.gateway.internalUrl);
     await fetch(`${stack.gateway.url}/users/xuid(${user.xuid})/inbox`, { headers: await bearer(user.xuid) });
     const text = await metrics(stack.gateway);
     expect(text).toMatch(
@@ -70,8 +71,8 @@ describe('observability', () => {
   });
 
   it('should expose send outcomes by errorCode, the wait on quota and the database pool on the gateway', async () => {
-    const sender = await createUser(stack.gateway.url);
-    const recipient = await createUser(stack.gateway.url);
+    const sender = await createUser(stack.gateway.internalUrl);
+    const recipient = await createUser(stack.gateway.internalUrl);
     const headers = { ...(await bearer(sender.xuid, { gamertag: sender.gamertag })), 'content-type': 'application/json' };
     const post = (body: unknown) =>
       fetch(`${stack.gateway.url}/users/xuid(${sender.xuid})/outbox`, { method: 'POST', headers, body: JSON.stringify(body) });
@@ -91,8 +92,8 @@ describe('observability', () => {
   });
 
   it('should expose quota decisions on the quota service', async () => {
-    const sender = await createUser(stack.gateway.url);
-    const recipient = await createUser(stack.gateway.url);
+    const sender = await createUser(stack.gateway.internalUrl);
+    const recipient = await createUser(stack.gateway.internalUrl);
     await fetch(`${stack.gateway.url}/users/xuid(${sender.xuid})/outbox`, {
       method: 'POST',
       headers: { ...(await bearer(sender.xuid, { gamertag: sender.gamertag })), 'content-type': 'application/json' },

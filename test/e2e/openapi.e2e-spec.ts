@@ -64,10 +64,12 @@ const sorted = (values: Iterable<string>): string[] => [...values].sort();
 describe('OpenAPI document and Swagger UI', () => {
   let stack: Awaited<ReturnType<typeof startStack>>;
   let url: string;
+  let adminUrl: string;
 
   beforeAll(async () => {
     stack = await startStack();
     url = stack.gateway.url;
+    adminUrl = stack.gateway.internalUrl;
   });
 
   afterAll(async () => {
@@ -79,7 +81,7 @@ describe('OpenAPI document and Swagger UI', () => {
     let document: Json;
 
     beforeAll(async () => {
-      response = await fetch(`${url}/docs/json`);
+      response = await fetch(`${adminUrl}/docs/json`);
       if (response.status !== 200) {
         throw new Error(`GET /docs/json answered ${response.status}: createGatewayApp must call setupOpenApi(app).`);
       }
@@ -350,7 +352,7 @@ describe('OpenAPI document and Swagger UI', () => {
         ['/docs/swagger-ui-init.js', /javascript/],
       ];
       for (const [path, type] of assets) {
-        const response = await fetch(`${url}${path}`);
+        const response = await fetch(`${adminUrl}${path}`);
         expect({ path, status: response.status, type: response.headers.get('content-type') }).toEqual({
           path,
           status: 200,
@@ -358,7 +360,7 @@ describe('OpenAPI document and Swagger UI', () => {
         });
         expect((await response.text()).length).toBeGreaterThan(100);
       }
-      const missing = await fetch(`${url}/docs/no-such-asset.js`);
+      const missing = await fetch(`${adminUrl}/docs/no-such-asset.js`);
       expect(missing.status).toBe(404);
       expect(await missing.json()).toEqual({ errorSource: 'gateway', errorCode: 1001, errorMessage: 'No such resource.' });
     });
@@ -398,7 +400,7 @@ describe('OpenAPI document and Swagger UI', () => {
             problems.push(`${response.status()} for ${response.url()}`);
           }
         });
-        await page.goto(`${url}/docs`, { waitUntil: 'load' });
+        await page.goto(`${adminUrl}/docs`, { waitUntil: 'load' });
         await page.locator('.opblock-summary-path').first().waitFor({ state: 'visible', timeout: 30_000 });
         await check(page);
         expect(problems).toEqual([]);
@@ -457,7 +459,7 @@ describe('OpenAPI document and Swagger UI', () => {
         const live = list.locator('.live-responses-table');
         await live.waitFor({ state: 'visible', timeout: 10_000 });
 
-        await expect(list.locator('.request-url').innerText()).resolves.toContain(`${url}/users/xuid(${xuid})/inbox`);
+        await expect(list.locator('.request-url').innerText()).resolves.toContain(`${adminUrl}/users/xuid(${xuid})/inbox`);
         await expect(live.locator('tr.response .response-col_status').innerText()).resolves.toBe('200');
         expect(JSON.parse(await live.locator('.response-col_description pre').first().innerText())).toEqual({
           results: [],

@@ -12,12 +12,14 @@ describe('POST outbox with an Idempotency-Key', () => {
   const prefix = privateRedisPrefix('idempotency');
   let stack: Awaited<ReturnType<typeof startStack>>;
   let url: string;
+  let adminUrl: string;
   let rows: OutboxRows;
   let quota: QuotaKeys;
 
   beforeAll(async () => {
     stack = await startStack({ gateway: { REDIS_PREFIX: prefix }, quota: { REDIS_PREFIX: prefix } });
     url = stack.gateway.url;
+    adminUrl = stack.gateway.internalUrl;
     rows = await OutboxRows.open();
     quota = new QuotaKeys(prefix);
   });
@@ -44,8 +46,8 @@ describe('POST outbox with an Idempotency-Key', () => {
   }
 
   it('should answer 200 to a replay with the same key and body, storing and charging once', async () => {
-    const sender = await createUser(url);
-    const recipient = await createUser(url);
+    const sender = await createUser(adminUrl);
+    const recipient = await createUser(adminUrl);
     const key = uniqueKey();
 
     const first = await sendWithKey(sender.xuid, [{ xuid: recipient.xuid }], key);
@@ -59,8 +61,8 @@ describe('POST outbox with an Idempotency-Key', () => {
   });
 
   it('should treat bodies that differ only in key order and spacing as the same request', async () => {
-    const sender = await createUser(url);
-    const recipient = await createUser(url);
+    const sender = await createUser(adminUrl);
+    const recipient = await createUser(adminUrl);
     const key = uniqueKey();
     const headers = { ...(await bearer(sender.xuid)), 'content-type': 'application/json', 'idempotency-key': key };
     const compact = `{"header":{"recipients":[{"xuid":${recipient.xuid}}]},"messageText":"same"}`;
@@ -73,8 +75,8 @@ describe('POST outbox with an Idempotency-Key', () => {
   });
 
   it('should answer 422 when the same key comes with a different body, sending nothing more', async () => {
-    const sender = await createUser(url);
-    const recipient = await createUser(url);
+    const sender = await createUser(adminUrl);
+    const recipient = await createUser(adminUrl);
     const key = uniqueKey();
     expect((await sendWithKey(sender.xuid, [{ xuid: recipient.xuid }], key, { text: 'first' })).status).toBe(200);
 
@@ -89,8 +91,8 @@ describe('POST outbox with an Idempotency-Key', () => {
   });
 
   it('should answer 200 to 10 concurrent duplicates, storing one message and charging once', async () => {
-    const sender = await createUser(url);
-    const recipients = [await createUser(url), await createUser(url)];
+    const sender = await createUser(adminUrl);
+    const recipients = [await createUser(adminUrl), await createUser(adminUrl)];
     const key = uniqueKey();
 
     const responses = await Promise.all(
@@ -115,8 +117,8 @@ describe('POST outbox with an Idempotency-Key', () => {
     ['a non-ASCII character', 'clé'],
     ['a control character', 'tab\there'],
   ])('should answer 400 when the key has %s', async (_, key) => {
-    const sender = await createUser(url);
-    const recipient = await createUser(url);
+    const sender = await createUser(adminUrl);
+    const recipient = await createUser(adminUrl);
 
     const response = await sendWithKey(sender.xuid, [{ xuid: recipient.xuid }], key);
 
@@ -133,8 +135,8 @@ describe('POST outbox with an Idempotency-Key', () => {
   });
 
   it('should never store two messages for one key when a retry takes over a claim whose request is still running', async () => {
-    const sender = await createUser(url);
-    const recipient = await createUser(url);
+    const sender = await createUser(adminUrl);
+    const recipient = await createUser(adminUrl);
     const key = uniqueKey();
     const name = `slow_first_insert_${sender.xuid}`;
     // The first INSERT of this sender's messages stalls for 2 s: the original request is slow, not dead.
@@ -180,7 +182,7 @@ describe('POST outbox with an Idempotency-Key', () => {
   });
 
   it('should accept a key of 255 visible ASCII characters', async () => {
-    const sender = await createUser(url);
+    const sender = await createUser(adminUrl);
     const key = Array.from({ length: 255 }, (_, i) => String.fromCharCode(0x21 + (i % 94))).join('');
     expect((await sendWithKey(sender.xuid, [{ xuid: sender.xuid }], key)).status).toBe(200);
     expect((await sendWithKey(sender.xuid, [{ xuid: sender.xuid }], key)).status).toBe(200);
@@ -188,8 +190,8 @@ describe('POST outbox with an Idempotency-Key', () => {
   });
 
   it('should let different senders use the same key independently', async () => {
-    const [a, b] = [await createUser(url), await createUser(url)];
-    const recipient = await createUser(url);
+    const [a, b] = [await createUser(adminUrl), await createUser(adminUrl)];
+    const recipient = await createUser(adminUrl);
     const key = uniqueKey();
 
     expect((await sendWithKey(a.xuid, [{ xuid: recipient.xuid }], key, { text: 'from a' })).status).toBe(200);
@@ -200,7 +202,7 @@ describe('POST outbox with an Idempotency-Key', () => {
   });
 
   it('should not remember a failed first attempt: a retry runs again, and succeeds once the cause is fixed', async () => {
-    const sender = await createUser(url);
+    const sender = await createUser(adminUrl);
     const gamertag = uniqueGamertag('L');
     const key = uniqueKey();
     const notFound = {
@@ -214,7 +216,7 @@ describe('POST outbox with an Idempotency-Key', () => {
     }
     expect(await keyRecord(sender.xuid, key)).toEqual([]);
 
-    const recipient = await createUser(url, { gamertag });
+    const recipient = await createUser(adminUrl, { gamertag });
     expect((await sendWithKey(sender.xuid, [{ gamertag }], key)).status).toBe(200);
     expect((await rows.messagesOf(sender.xuid)).map((message) => message.recipients)).toEqual([[recipient.xuid]]);
   });
@@ -225,7 +227,7 @@ describe('POST outbox with an Idempotency-Key', () => {
       quota: { REDIS_PREFIX: prefix, LIMIT_MESSAGES_PER_DAY: 1 },
     });
     try {
-      const sender = await createUser(url);
+      const sender = await createUser(adminUrl);
       expect(
         (await sendWithKey(sender.xuid, [{ xuid: sender.xuid }], uniqueKey(), { baseUrl: limited.gateway.url })).status,
       ).toBe(200);
@@ -244,8 +246,8 @@ describe('POST outbox with an Idempotency-Key', () => {
   it('should release the key when the quota service is down, so a retry can succeed', async () => {
     const down = await startGateway({ QUOTA_PORT: await freePort(), REDIS_PREFIX: prefix });
     try {
-      const sender = await createUser(url);
-      const recipient = await createUser(url);
+      const sender = await createUser(adminUrl);
+      const recipient = await createUser(adminUrl);
       const key = uniqueKey();
 
       const failed = await sendWithKey(sender.xuid, [{ xuid: recipient.xuid }], key, { baseUrl: down.url });

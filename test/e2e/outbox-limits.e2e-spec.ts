@@ -68,7 +68,7 @@ describe('outbox limits', () => {
   });
 
   /** A stack with its own quota settings, for one describe block. */
-  function useStack(quotaSettings: Settings): { url: () => string } {
+  function useStack(quotaSettings: Settings): { url: () => string; adminUrl: () => string } {
     let stack: Awaited<ReturnType<typeof startStack>>;
     beforeAll(async () => {
       stack = await startStack({ gateway: { REDIS_PREFIX: prefix }, quota: { REDIS_PREFIX: prefix, ...quotaSettings } });
@@ -76,19 +76,19 @@ describe('outbox limits', () => {
     afterAll(async () => {
       await stack?.close();
     });
-    return { url: () => stack.gateway.url };
+    return { url: () => stack.gateway.url, adminUrl: () => stack.gateway.internalUrl };
   }
 
   /** A sender with `friends` friends and `strangers` other users to write to. */
-  async function senderWith(url: string, friends: number, strangers: number) {
-    const sender = await createUser(url);
-    const friendUsers = await createUsers(url, friends);
-    for (const friend of friendUsers) await makeFriends(url, sender.xuid, friend.xuid);
-    return { sender, friends: friendUsers, strangers: await createUsers(url, strangers) };
+  async function senderWith(adminUrl: string, friends: number, strangers: number) {
+    const sender = await createUser(adminUrl);
+    const friendUsers = await createUsers(adminUrl, friends);
+    for (const friend of friendUsers) await makeFriends(adminUrl, sender.xuid, friend.xuid);
+    return { sender, friends: friendUsers, strangers: await createUsers(adminUrl, strangers) };
   }
 
   describe('with 3 messages, 5 recipients and 4 strangers per day, and 2 strangers per message', () => {
-    const { url } = useStack({
+    const { url, adminUrl } = useStack({
       LIMIT_MESSAGES_PER_DAY: 3,
       LIMIT_RECIPIENTS_PER_DAY: 5,
       LIMIT_STRANGERS_PER_DAY: 4,
@@ -96,7 +96,7 @@ describe('outbox limits', () => {
     });
 
     it('should accept 2 strangers in one message and refuse 3 with 5001 and no Retry-After', async () => {
-      const { sender, friends, strangers } = await senderWith(url(), 1, 3);
+      const { sender, friends, strangers } = await senderWith(adminUrl(), 1, 3);
 
       expect((await send(url(), sender.xuid, byXuid([...strangers.slice(0, 2), ...friends]))).status).toBe(200);
       const refused = await send(url(), sender.xuid, byXuid(strangers));
@@ -112,7 +112,7 @@ describe('outbox limits', () => {
     });
 
     it('should accept the 3rd message and refuse the 4th with 5002 and a Retry-After', async () => {
-      const { sender, friends } = await senderWith(url(), 1, 0);
+      const { sender, friends } = await senderWith(adminUrl(), 1, 0);
       const since = Date.now();
 
       for (let i = 0; i < 3; i++) expect((await send(url(), sender.xuid, byXuid(friends))).status).toBe(200);
@@ -129,7 +129,7 @@ describe('outbox limits', () => {
     });
 
     it('should accept up to the 5th recipient and refuse the 6th with 5003 and a Retry-After', async () => {
-      const { sender, friends } = await senderWith(url(), 5, 0);
+      const { sender, friends } = await senderWith(adminUrl(), 5, 0);
       const since = Date.now();
 
       expect((await send(url(), sender.xuid, byXuid(friends.slice(0, 3)))).status).toBe(200);
@@ -146,7 +146,7 @@ describe('outbox limits', () => {
     });
 
     it('should accept up to the 4th stranger and refuse the 5th with 5004 and a Retry-After, while a friend still fits', async () => {
-      const { sender, friends, strangers } = await senderWith(url(), 1, 5);
+      const { sender, friends, strangers } = await senderWith(adminUrl(), 1, 5);
       const since = Date.now();
 
       expect((await send(url(), sender.xuid, byXuid(strangers.slice(0, 2)))).status).toBe(200);
@@ -164,7 +164,7 @@ describe('outbox limits', () => {
     });
 
     it('should consume nothing on a 409: after refusals the sender can still send exactly what remains', async () => {
-      const { sender, friends } = await senderWith(url(), 5, 0);
+      const { sender, friends } = await senderWith(adminUrl(), 5, 0);
 
       expect((await send(url(), sender.xuid, byXuid(friends.slice(0, 3)))).status).toBe(200);
       for (let i = 0; i < 3; i++) {
@@ -179,7 +179,7 @@ describe('outbox limits', () => {
     });
 
     it('should consume nothing on a 404 or a 400', async () => {
-      const { sender, friends } = await senderWith(url(), 5, 0);
+      const { sender, friends } = await senderWith(adminUrl(), 5, 0);
 
       expect((await send(url(), sender.xuid, [...byXuid(friends), { gamertag: 'NoSuchUser0000' }])).status).toBe(404);
       expect((await send(url(), sender.xuid, byXuid(friends), { text: '' })).status).toBe(400);
@@ -189,9 +189,9 @@ describe('outbox limits', () => {
     });
 
     it('should count a recipient who blocked the sender, so the quota never reveals a block', async () => {
-      const { sender, friends, strangers } = await senderWith(url(), 3, 2);
+      const { sender, friends, strangers } = await senderWith(adminUrl(), 3, 2);
       const [blocker, closed] = strangers;
-      await block(url(), blocker.xuid, sender.xuid);
+      await block(adminUrl(), blocker.xuid, sender.xuid);
       await rows.query(`UPDATE users SET communication = 'blocked' WHERE xuid = $1`, [closed.xuid]);
 
       expect((await send(url(), sender.xuid, byXuid(friends))).status).toBe(200);
@@ -204,7 +204,7 @@ describe('outbox limits', () => {
     });
 
     it('should refuse without Retry-After a message with more recipients than a whole window allows', async () => {
-      const { sender, friends } = await senderWith(url(), 6, 0);
+      const { sender, friends } = await senderWith(adminUrl(), 6, 0);
 
       const refused = await send(url(), sender.xuid, byXuid(friends));
 
@@ -218,7 +218,7 @@ describe('outbox limits', () => {
     });
 
     it('should keep at most 3 entries per sender in Redis, all expiring within the window', async () => {
-      const { sender, friends } = await senderWith(url(), 1, 0);
+      const { sender, friends } = await senderWith(adminUrl(), 1, 0);
 
       for (let i = 0; i < 8; i++) await send(url(), sender.xuid, byXuid(friends));
 
@@ -232,10 +232,10 @@ describe('outbox limits', () => {
   });
 
   describe('with 10 messages per day, under concurrency', () => {
-    const { url } = useStack({ LIMIT_MESSAGES_PER_DAY: 10 });
+    const { url, adminUrl } = useStack({ LIMIT_MESSAGES_PER_DAY: 10 });
 
     it('should accept exactly 10 of 30 concurrent sends by one sender and refuse the other 20', async () => {
-      const { sender, friends } = await senderWith(url(), 1, 0);
+      const { sender, friends } = await senderWith(adminUrl(), 1, 0);
 
       const responses = await Promise.all(Array.from({ length: 30 }, () => send(url(), sender.xuid, byXuid(friends))));
 
@@ -251,7 +251,7 @@ describe('outbox limits', () => {
 
   describe('with 2 messages in a rolling window of 3 seconds', () => {
     const WINDOW_MS = 3000;
-    const { url } = useStack({ QUOTA_WINDOW_SECONDS: 3, LIMIT_MESSAGES_PER_DAY: 2 });
+    const { url, adminUrl } = useStack({ QUOTA_WINDOW_SECONDS: 3, LIMIT_MESSAGES_PER_DAY: 2 });
 
     /*
      * Sends at t0 (A) and t0+1.5 s (B); refused at t0+2 s; at t0+3.1 s A has
@@ -262,7 +262,7 @@ describe('outbox limits', () => {
      * alone in its bucket, so D would be accepted.
      */
     it('should count sends in (t - window, t], not in fixed buckets', async () => {
-      const { sender, friends } = await senderWith(url(), 1, 0);
+      const { sender, friends } = await senderWith(adminUrl(), 1, 0);
       const sendOne = () => send(url(), sender.xuid, byXuid(friends));
       const message = (seconds: number) =>
         `Limit messages-per-window reached: at most 2 messages in 3 seconds. Retry after ${seconds} seconds.`;
@@ -308,7 +308,7 @@ describe('outbox limits', () => {
   });
 
   describe('with the default limits', () => {
-    const { url } = useStack({});
+    const { url, adminUrl } = useStack({});
 
     /** Sends `count` times, `concurrency` at a time; returns the statuses. */
     async function sendMany(sender: Xuid, recipients: Recipient[], count: number, concurrency = 10): Promise<number[]> {
@@ -322,7 +322,7 @@ describe('outbox limits', () => {
     }
 
     it('should accept 250 messages in a day and refuse the 251st with 5002', async () => {
-      const { sender, friends } = await senderWith(url(), 1, 0);
+      const { sender, friends } = await senderWith(adminUrl(), 1, 0);
       const since = Date.now();
 
       expect(await sendMany(sender.xuid, byXuid(friends), 250)).toEqual(Array(250).fill(200));
@@ -342,7 +342,7 @@ describe('outbox limits', () => {
     });
 
     it('should accept 2500 recipients in a day (125 sends of 20 friends) and refuse one more with 5003', async () => {
-      const { sender, friends } = await senderWith(url(), 20, 0);
+      const { sender, friends } = await senderWith(adminUrl(), 20, 0);
       const since = Date.now();
 
       expect(await sendMany(sender.xuid, byXuid(friends), 125)).toEqual(Array(125).fill(200));
@@ -358,7 +358,7 @@ describe('outbox limits', () => {
     });
 
     it('should accept 20 strangers in one message and 200 in a day, and refuse one more with 5004', async () => {
-      const { sender, friends, strangers } = await senderWith(url(), 1, 20);
+      const { sender, friends, strangers } = await senderWith(adminUrl(), 1, 20);
       const since = Date.now();
 
       expect(await sendMany(sender.xuid, byXuid(strangers), 10)).toEqual(Array(10).fill(200));

@@ -33,6 +33,7 @@ describe('POST /users/xuid({xuid})/outbox', () => {
   const prefix = privateRedisPrefix('outbox');
   let stack: Awaited<ReturnType<typeof startStack>>;
   let url: string;
+  let adminUrl: string;
   let rows: OutboxRows;
   let quota: QuotaKeys;
   let queue: Queue;
@@ -43,6 +44,7 @@ describe('POST /users/xuid({xuid})/outbox', () => {
       quota: { REDIS_PREFIX: prefix },
     });
     url = stack.gateway.url;
+    adminUrl = stack.gateway.internalUrl;
     rows = await OutboxRows.open();
     quota = new QuotaKeys(prefix);
     queue = new Queue(DELIVERY_QUEUE, { connection: redisOptionsFromUrl(testRedisUrl()), prefix });
@@ -84,7 +86,7 @@ describe('POST /users/xuid({xuid})/outbox', () => {
 
   describe('200', () => {
     it("should stamp a send with the database's clock, not the gateway's, and charge quota at that time", async () => {
-      const sender = await createUser(url);
+      const sender = await createUser(adminUrl);
       const authorization = await bearer(sender.xuid);
       const realNow = Date.now.bind(Date);
       // This gateway's clock is an hour behind.
@@ -109,10 +111,10 @@ describe('POST /users/xuid({xuid})/outbox', () => {
     });
 
     it('should answer 200 with an empty body, store the message and enqueue its delivery when the send is valid', async () => {
-      const sender = await createUser(url);
-      const friend = await createUser(url);
-      const stranger = await createUser(url);
-      await makeFriends(url, sender.xuid, friend.xuid);
+      const sender = await createUser(adminUrl);
+      const friend = await createUser(adminUrl);
+      const stranger = await createUser(adminUrl);
+      await makeFriends(adminUrl, sender.xuid, friend.xuid);
       const before = Date.now();
 
       const response = await send(url, sender.xuid, [{ xuid: friend.xuid }, { gamertag: stranger.gamertag }], {
@@ -152,8 +154,8 @@ describe('POST /users/xuid({xuid})/outbox', () => {
     });
 
     it('should give every accepted message its own id, newer ids sorting after older ones', async () => {
-      const sender = await createUser(url);
-      const recipient = await createUser(url);
+      const sender = await createUser(adminUrl);
+      const recipient = await createUser(adminUrl);
       for (let i = 0; i < 3; i++) expect((await send(url, sender.xuid, [{ xuid: recipient.xuid }])).status).toBe(200);
       const ids = (await rows.messagesOf(sender.xuid)).map((message) => message.id);
       expect(new Set(ids).size).toBe(3);
@@ -161,8 +163,8 @@ describe('POST /users/xuid({xuid})/outbox', () => {
     });
 
     it('should accept 250 emoji (500 UTF-16 units) when text length is counted in code points', async () => {
-      const sender = await createUser(url);
-      const recipient = await createUser(url);
+      const sender = await createUser(adminUrl);
+      const recipient = await createUser(adminUrl);
       const text = '😀'.repeat(250);
       expect(text.length).toBe(500);
 
@@ -173,8 +175,8 @@ describe('POST /users/xuid({xuid})/outbox', () => {
     });
 
     it('should accept exactly 20 recipients', async () => {
-      const sender = await createUser(url);
-      const recipients = await createUsers(url, 20);
+      const sender = await createUser(adminUrl);
+      const recipients = await createUsers(adminUrl, 20);
       const response = await send(
         url,
         sender.xuid,
@@ -189,10 +191,10 @@ describe('POST /users/xuid({xuid})/outbox', () => {
       // As doubles, 18446744073709551614 becomes 2^64 (out of range) and 9007199254740993
       // becomes 9007199254740992, another existing user: a lossy parser would refuse or misdeliver.
       // (18446744073709551615 itself belongs to the admin and import suites, which delete and recreate it.)
-      const nearMax = await putUser(url, '18446744073709551614' as Xuid);
-      const twoTo53Plus1 = await putUser(url, '9007199254740993' as Xuid);
-      await putUser(url, '9007199254740992' as Xuid);
-      const sender = await createUser(url);
+      const nearMax = await putUser(adminUrl, '18446744073709551614' as Xuid);
+      const twoTo53Plus1 = await putUser(adminUrl, '9007199254740993' as Xuid);
+      await putUser(adminUrl, '9007199254740992' as Xuid);
+      const sender = await createUser(adminUrl);
       const body = `{"header":{"recipients":[{"xuid":18446744073709551614},{"xuid":9007199254740993}]},"messageText":"exact"}`;
 
       const response = await postRaw(sender.xuid, body);
@@ -208,9 +210,9 @@ describe('POST /users/xuid({xuid})/outbox', () => {
     });
 
     it('should look gamertags up without regard to case', async () => {
-      const sender = await createUser(url);
-      const ascii = await createUser(url, { gamertag: `GoTeam${uniqueGamertag().slice(6)}` });
-      const accented = await createUser(url, { gamertag: `Ärger${uniqueGamertag().slice(5)}` });
+      const sender = await createUser(adminUrl);
+      const ascii = await createUser(adminUrl, { gamertag: `GoTeam${uniqueGamertag().slice(6)}` });
+      const accented = await createUser(adminUrl, { gamertag: `Ärger${uniqueGamertag().slice(5)}` });
 
       const response = await send(url, sender.xuid, [
         { gamertag: ascii.gamertag.toLowerCase() },
@@ -223,10 +225,10 @@ describe('POST /users/xuid({xuid})/outbox', () => {
     });
 
     it('should count a recipient once when named by xuid and by gamertag, or by xuid with leading zeros', async () => {
-      const sender = await createUser(url);
-      const a = await createUser(url);
-      const b = await createUser(url);
-      await makeFriends(url, sender.xuid, b.xuid);
+      const sender = await createUser(adminUrl);
+      const a = await createUser(adminUrl);
+      const b = await createUser(adminUrl);
+      await makeFriends(adminUrl, sender.xuid, b.xuid);
       const body =
         `{"header":{"recipients":[{"xuid":"${a.xuid}"},{"gamertag":"${a.gamertag.toUpperCase()}"},` +
         `{"xuid":"000${b.xuid}"},{"xuid":${b.xuid}},{"xuid":"${b.xuid}"},{"gamertag":"${b.gamertag}"}]},"messageText":"once"}`;
@@ -240,16 +242,16 @@ describe('POST /users/xuid({xuid})/outbox', () => {
     });
 
     it('should never count the sender as a stranger to themself', async () => {
-      const sender = await createUser(url);
+      const sender = await createUser(adminUrl);
       expect((await send(url, sender.xuid, [{ xuid: sender.xuid }])).status).toBe(200);
       expect(await quota.usage(sender.xuid)).toEqual({ messages: 1, recipients: 1, strangers: 0 });
     });
 
     it('should still accept and charge a send when the recipient blocked the sender', async () => {
-      const sender = await createUser(url);
-      const blocker = await createUser(url);
-      const closed = await createUser(url, { communication: 'blocked' });
-      await block(url, blocker.xuid, sender.xuid);
+      const sender = await createUser(adminUrl);
+      const blocker = await createUser(adminUrl);
+      const closed = await createUser(adminUrl, { communication: 'blocked' });
+      await block(adminUrl, blocker.xuid, sender.xuid);
 
       const response = await send(url, sender.xuid, [{ xuid: blocker.xuid }, { xuid: closed.xuid }]);
 
@@ -259,8 +261,8 @@ describe('POST /users/xuid({xuid})/outbox', () => {
     });
 
     it('should ignore unknown extra properties', async () => {
-      const sender = await createUser(url);
-      const recipient = await createUser(url);
+      const sender = await createUser(adminUrl);
+      const recipient = await createUser(adminUrl);
       const body = {
         header: { recipients: [{ xuid: recipient.xuid, note: 1 }], extra: true },
         messageText: 'hi',
@@ -271,8 +273,8 @@ describe('POST /users/xuid({xuid})/outbox', () => {
     });
 
     it('should accept Content-Type parameters, x-xbl-contract-version 1 and the percent-encoded path', async () => {
-      const sender = await createUser(url);
-      const recipient = await createUser(url);
+      const sender = await createUser(adminUrl);
+      const recipient = await createUser(adminUrl);
       const body = JSON.stringify(sendBody([{ xuid: recipient.xuid }]));
       const headers = {
         ...(await bearer(sender.xuid)),
@@ -285,8 +287,8 @@ describe('POST /users/xuid({xuid})/outbox', () => {
     });
 
     it('should accept a body of exactly 64 KiB', async () => {
-      const sender = await createUser(url);
-      const recipient = await createUser(url);
+      const sender = await createUser(adminUrl);
+      const recipient = await createUser(adminUrl);
       const body = padTo(64 * 1024, { header: { recipients: [{ xuid: recipient.xuid }] }, messageText: 'big body' });
       expect(Buffer.byteLength(body)).toBe(65536);
       expect((await postRaw(sender.xuid, body)).status).toBe(200);
@@ -297,7 +299,7 @@ describe('POST /users/xuid({xuid})/outbox', () => {
     it("should add the sender from the token's xid and gtg on first send", async () => {
       const xuid = uniqueXuid();
       const gamertag = uniqueGamertag('N');
-      const recipient = await createUser(url);
+      const recipient = await createUser(adminUrl);
       const headers = { ...(await bearer(xuid, { gamertag })), 'content-type': 'application/json' };
 
       const response = await postOutbox(url, outboxPath(xuid), JSON.stringify(sendBody([{ xuid: recipient.xuid }])), headers);
@@ -311,7 +313,7 @@ describe('POST /users/xuid({xuid})/outbox', () => {
 
     it('should answer 403 SENDER_UNKNOWN when the token has no gtg claim', async () => {
       const xuid = uniqueXuid();
-      const recipient = await createUser(url);
+      const recipient = await createUser(adminUrl);
       const headers = { ...(await bearer(xuid)), 'content-type': 'application/json' };
 
       const response = await postOutbox(url, outboxPath(xuid), JSON.stringify(sendBody([{ xuid: recipient.xuid }])), headers);
@@ -328,7 +330,7 @@ describe('POST /users/xuid({xuid})/outbox', () => {
     });
 
     it("should answer 403 SENDER_UNKNOWN when the token's gamertag belongs to another user", async () => {
-      const holder = await createUser(url);
+      const holder = await createUser(adminUrl);
       const xuid = uniqueXuid();
       const headers = { ...(await bearer(xuid, { gamertag: holder.gamertag })), 'content-type': 'application/json' };
 
@@ -351,8 +353,8 @@ describe('POST /users/xuid({xuid})/outbox', () => {
     const ok = () => ({ xuid: recipient.xuid });
 
     beforeAll(async () => {
-      sender = await createUser(url);
-      recipient = await createUser(url);
+      sender = await createUser(adminUrl);
+      recipient = await createUser(adminUrl);
     });
 
     afterEach(async () => {
@@ -520,7 +522,7 @@ describe('POST /users/xuid({xuid})/outbox', () => {
 
   describe('401 and 403', () => {
     it('should answer 401 when there is no token or it is not valid', async () => {
-      const sender = await createUser(url);
+      const sender = await createUser(adminUrl);
       const body = JSON.stringify(sendBody([{ xuid: sender.xuid }]));
       const json = { 'content-type': 'application/json' };
       expectError(
@@ -541,8 +543,8 @@ describe('POST /users/xuid({xuid})/outbox', () => {
     });
 
     it('should answer 403 when the token belongs to another user', async () => {
-      const sender = await createUser(url);
-      const other = await createUser(url);
+      const sender = await createUser(adminUrl);
+      const other = await createUser(adminUrl);
       const headers = { ...(await bearer(other.xuid)), 'content-type': 'application/json' };
       const response = await postOutbox(
         url,
@@ -559,7 +561,7 @@ describe('POST /users/xuid({xuid})/outbox', () => {
       ['silver', SubscriptionTier.Silver],
       ['absent', undefined],
     ])('should answer 403 when the tier claim is %s, not gold', async (_, tier) => {
-      const sender = await createUser(url);
+      const sender = await createUser(adminUrl);
       // Signed by hand: the factory's tokens default to gold.
       const token = await signUserToken({ xuid: sender.xuid, tier, secret: DEVELOPMENT_JWT_SECRET });
       const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
@@ -605,8 +607,8 @@ describe('POST /users/xuid({xuid})/outbox', () => {
       ['null', 'null'],
       ['an object', '{"value":1}'],
     ])('should answer 403 when a recipient xuid is %s', async (_, written) => {
-      const sender = await createUser(url);
-      const friend = await createUser(url);
+      const sender = await createUser(adminUrl);
+      const friend = await createUser(adminUrl);
       const body = `{"header":{"recipients":[{"xuid":"${friend.xuid}"},{"xuid":${written}}]},"messageText":"hi"}`;
       const response = await postRaw(sender.xuid, body);
       expectError(response, 403, 'outbox', 4005, 'header.recipients[1].xuid cannot be converted to an XUID.');
@@ -622,21 +624,21 @@ describe('POST /users/xuid({xuid})/outbox', () => {
       ['ends with a space', 'Trailing '],
       ['has two spaces in a row', 'two  spaces'],
     ])('should answer 404 when a gamertag %s', async (_, gamertag) => {
-      const sender = await createUser(url);
+      const sender = await createUser(adminUrl);
       const response = await send(url, sender.xuid, [{ xuid: sender.xuid }, { gamertag }]);
       expectError(response, 404, 'outbox', 4006, 'header.recipients[1].gamertag is not a valid gamertag.');
       await expectNothingKept(sender.xuid);
     });
 
     it('should answer 404 when a gamertag is not a string', async () => {
-      const sender = await createUser(url);
+      const sender = await createUser(adminUrl);
       const response = await postRaw(sender.xuid, '{"header":{"recipients":[{"gamertag":12345}]},"messageText":"hi"}');
       expectError(response, 404, 'outbox', 4006, 'header.recipients[0].gamertag is not a valid gamertag.');
     });
 
     it('should answer 404 naming the gamertag when no user has it', async () => {
-      const sender = await createUser(url);
-      const known = await createUser(url);
+      const sender = await createUser(adminUrl);
+      const known = await createUser(adminUrl);
       const unknown = uniqueGamertag('U');
       const response = await send(url, sender.xuid, [{ gamertag: known.gamertag }, { gamertag: unknown }]);
       expectError(response, 404, 'outbox', 4007, `No user has the gamertag "${unknown}".`);
@@ -644,7 +646,7 @@ describe('POST /users/xuid({xuid})/outbox', () => {
     });
 
     it('should answer 404 naming the XUID when no user has it, whatever form it was written in', async () => {
-      const sender = await createUser(url);
+      const sender = await createUser(adminUrl);
       const unknown = uniqueXuid();
       const body = `{"header":{"recipients":[{"xuid":${unknown}}]},"messageText":"hi"}`;
       expectError(await postRaw(sender.xuid, body), 404, 'outbox', 4007, `No user has XUID ${unknown}.`);
@@ -661,7 +663,7 @@ describe('POST /users/xuid({xuid})/outbox', () => {
 
   describe('413', () => {
     it('should answer 413 when the body is larger than 64 KiB', async () => {
-      const sender = await createUser(url);
+      const sender = await createUser(adminUrl);
       const body = padTo(64 * 1024 + 1, { header: { recipients: [{ xuid: sender.xuid }] }, messageText: 'big body' });
       expect(Buffer.byteLength(body)).toBe(65537);
       const response = await postRaw(sender.xuid, body);
@@ -672,8 +674,8 @@ describe('POST /users/xuid({xuid})/outbox', () => {
 
   describe('500', () => {
     it('should answer 500 and give the quota back when the message cannot be stored', async () => {
-      const sender = await createUser(url);
-      const recipient = await createUser(url);
+      const sender = await createUser(adminUrl);
+      const recipient = await createUser(adminUrl);
       // Make every insert of this sender's messages fail, as a broken store would.
       const name = `outbox_test_refuse_${sender.xuid}`;
       await rows.query(
@@ -715,8 +717,8 @@ describe('POST /users/xuid({xuid})/outbox', () => {
         REDIS_PREFIX: prefix,
         DATABASE_STATEMENT_TIMEOUT_MS: 300,
       });
-      const sender = await createUser(url);
-      const recipient = await createUser(url);
+      const sender = await createUser(adminUrl);
+      const recipient = await createUser(adminUrl);
       const name = `hang_insert_${sender.xuid}`;
       await rows.query(
         `CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(30); RETURN NEW; END $$`,
@@ -742,8 +744,8 @@ describe('POST /users/xuid({xuid})/outbox', () => {
     it('should answer 503 with Retry-After and store nothing when the quota service is down', async () => {
       const down = await startGateway({ QUOTA_PORT: await freePort(), REDIS_PREFIX: prefix });
       try {
-        const sender = await createUser(url);
-        const recipient = await createUser(url);
+        const sender = await createUser(adminUrl);
+        const recipient = await createUser(adminUrl);
 
         const response = await send(down.url, sender.xuid, [{ xuid: recipient.xuid }]);
 
@@ -763,8 +765,8 @@ describe('POST /users/xuid({xuid})/outbox', () => {
       try {
         quotaBehind = await startQuota({ REDIS_URL: proxy.rewrite(testRedisUrl()), REDIS_PREFIX: prefix });
         gateway = await startGateway({ QUOTA_PORT: quotaBehind.rpcPort, REDIS_PREFIX: prefix });
-        const sender = await createUser(url);
-        const recipient = await createUser(url);
+        const sender = await createUser(adminUrl);
+        const recipient = await createUser(adminUrl);
         await proxy.stop();
 
         const response = await send(gateway.url, sender.xuid, [{ xuid: recipient.xuid }]);
@@ -791,8 +793,8 @@ describe('POST /users/xuid({xuid})/outbox', () => {
       try {
         quotaBehind = await startQuota({ REDIS_URL: proxy.url(testRedisUrl()), REDIS_PREFIX: prefix });
         gateway = await startGateway({ QUOTA_PORT: quotaBehind.rpcPort, QUOTA_TIMEOUT_MS: 200, REDIS_PREFIX: prefix });
-        const sender = await createUser(url);
-        const recipient = await createUser(url);
+        const sender = await createUser(adminUrl);
+        const recipient = await createUser(adminUrl);
         proxy.pause();
 
         const response = await send(gateway.url, sender.xuid, [{ xuid: recipient.xuid }]);

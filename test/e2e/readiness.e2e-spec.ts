@@ -87,7 +87,7 @@ describe('health and readiness', () => {
   });
 
   it('should keep the gateway ready but degraded while Redis is away: reads served, sends 503 at once', async () => {
-    const owner = await createUser(stack.gateway.url);
+    const owner = await createUser(stack.gateway.internalUrl);
     await redis.stop();
     try {
       // Quota depends on Redis too, so the gateway sees both down; Postgres alone serves reads.

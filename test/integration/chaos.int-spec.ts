@@ -104,7 +104,7 @@ describe('chaos: sends through process kills and dependency cuts', () => {
     const url = `http://127.0.0.1:${gatewayPort}`;
     await Promise.all([start('delivery', deliverySettings), start('delivery', deliverySettings)]);
 
-    const users = await createUsers(url, SENDERS + RECIPIENTS);
+    const users = await createUsers(gateway.internalUrl, SENDERS + RECIPIENTS);
     const [senders, recipients] = [users.slice(0, SENDERS), users.slice(SENDERS)];
 
     // The load: every sender sends one message after another, each with a unique text.

@@ -6,7 +6,7 @@ import { DeliveryRows, entryCounts, expectedInboxes, PlannedSend, planSends, sen
 import { createUsers, TestUser } from '../factories/users.factory';
 import { ServiceProcess, spawnDelivery } from '../setup/service-process';
 import { deleteRedisKeys, deliveryQueue, privateRedisPrefix } from '../setup/redis-namespace';
-import { startDelivery, startStack } from '../setup/services';
+import { RunningGateway, startDelivery, startStack } from '../setup/services';
 import { cleanupsAfterEach } from '../setup/cleanups';
 
 const ROOMY_QUOTA = { LIMIT_STRANGERS_PER_DAY: 100_000, LIMIT_RECIPIENTS_PER_DAY: 100_000 };
@@ -39,12 +39,12 @@ describe('delivery: batches of deliveries', () => {
 
   const xuidsOf = (users: TestUser[]): Xuid[] => users.map((user) => user.xuid);
 
-  /** Gateway and quota on a private namespace whose queue no worker reads yet; returns the gateway's URL. */
-  async function gatewayOn(prefix: string): Promise<string> {
+  /** Gateway and quota on a private namespace whose queue no worker reads yet; returns the gateway. */
+  async function gatewayOn(prefix: string): Promise<RunningGateway> {
     cleanups.push(() => deleteRedisKeys(prefix));
     const stack = await startStack({ gateway: { REDIS_PREFIX: prefix }, quota: { REDIS_PREFIX: prefix, ...ROOMY_QUOTA } });
     cleanups.push(() => stack.close());
-    return stack.gateway.url;
+    return stack.gateway;
   }
 
   function queueOf(prefix: string): Queue {
@@ -91,13 +91,14 @@ describe('delivery: batches of deliveries', () => {
   it('should deliver every other message of a batch exactly once when one message fails in the delivery statement, and that one once it can be written', async () => {
     const sendPrefix = privateRedisPrefix('batch-send');
     const workerPrefix = privateRedisPrefix('batch-work');
-    const url = await gatewayOn(sendPrefix);
+    const gateway = await gatewayOn(sendPrefix);
+    const url = gateway.url;
     cleanups.push(() => deleteRedisKeys(workerPrefix));
     const worker = await startDelivery({ REDIS_PREFIX: workerPrefix, DELIVERY_BATCH_SIZE: 50, ...NO_SWEEPER });
     cleanups.push(() => worker.close());
     const queue = queueOf(workerPrefix);
 
-    const [sender, ...users] = await createUsers(url, 5);
+    const [sender, ...users] = await createUsers(gateway.internalUrl, 5);
     const recipients = xuidsOf(users);
     const sends = planSends('poison', [sender], users, 30, users.length);
     await sendAll(url, sends);
@@ -154,8 +155,9 @@ describe('delivery: batches of deliveries', () => {
     const messages = 200;
     const perMessage = 5;
     const prefix = privateRedisPrefix('batch-kill');
-    const url = await gatewayOn(prefix);
-    const users = await createUsers(url, 25);
+    const gateway = await gatewayOn(prefix);
+    const url = gateway.url;
+    const users = await createUsers(gateway.internalUrl, 25);
     const [senders, recipientUsers] = [users.slice(0, 5), users.slice(5)];
     const recipients = xuidsOf(recipientUsers);
     const sends: PlannedSend[] = planSends('batch-kill', senders, recipientUsers, messages, perMessage);

@@ -23,6 +23,7 @@ describe('delivery: exactly one entry per recipient', () => {
   let second: RunningService;
   let rows: DeliveryRows;
   let url: string;
+  let adminUrl: string;
 
   beforeAll(async () => {
     const pool = { DATABASE_POOL_SIZE: 8, REDIS_PREFIX: workerPrefix };
@@ -33,6 +34,7 @@ describe('delivery: exactly one entry per recipient', () => {
       DeliveryRows.open(),
     ]);
     url = stack.gateway.url;
+    adminUrl = stack.gateway.internalUrl;
   });
 
   afterAll(async () => {
@@ -56,7 +58,7 @@ describe('delivery: exactly one entry per recipient', () => {
   const xuidsOf = (users: TestUser[]): Xuid[] => users.map((user) => user.xuid);
 
   it('should write one entry per recipient and move each counter once when the same message is delivered twice', async () => {
-    const [sender, ...recipients] = await createUsers(url, 6);
+    const [sender, ...recipients] = await createUsers(adminUrl, 6);
     const [id] = await accept(sender, recipients, 1, 'twice');
     const service = serviceOf(first);
 
@@ -73,7 +75,7 @@ describe('delivery: exactly one entry per recipient', () => {
   });
 
   it('should change nothing when a second job with another id carries the same message through the queue', async () => {
-    const [sender, ...recipients] = await createUsers(url, 4);
+    const [sender, ...recipients] = await createUsers(adminUrl, 4);
     const [id] = await accept(sender, recipients, 1, 'second job');
     const queue = deliveryQueue(workerPrefix);
     const events = new QueueEvents(DELIVERY_QUEUE, { connection: redisOptionsFromUrl(testRedisUrl()), prefix: workerPrefix });
@@ -99,7 +101,7 @@ describe('delivery: exactly one entry per recipient', () => {
   });
 
   it('should keep one entry per recipient and exact counters when two workers race on the same messages fifty times at once', async () => {
-    const [sender, ...recipients] = await createUsers(url, 9);
+    const [sender, ...recipients] = await createUsers(adminUrl, 9);
     const ids = await accept(sender, recipients, 5, 'race');
     const services = [serviceOf(first), serviceOf(second)];
     const expected = new Map(xuidsOf(recipients).map((xuid) => [xuid, [...ids].sort()]));

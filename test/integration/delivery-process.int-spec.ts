@@ -42,7 +42,7 @@ describe('delivery: worker processes that die or stop mid-run', () => {
     cleanups.push(() => deleteRedisKeys(prefix));
     const stack = await startStack({ gateway: { REDIS_PREFIX: prefix }, quota: { REDIS_PREFIX: prefix, ...ROOMY_QUOTA } });
     cleanups.push(() => stack.close());
-    const users = await createUsers(stack.gateway.url, 55);
+    const users = await createUsers(stack.gateway.internalUrl, 55);
     const [senders, recipients] = [users.slice(0, 15), users.slice(15)];
     const sends = planSends(label, senders, recipients, MESSAGES, RECIPIENTS_PER_MESSAGE);
     await sendAll(stack.gateway.url, sends);

@@ -3,7 +3,7 @@ import { DELIVER_MESSAGE_JOB_OPTIONS, DELIVERY_JOBS } from '@app/shared/contract
 import { DeliveryRows, entryCounts, expectedInboxes, planSends, sendAll } from '../factories/delivery.factory';
 import { createUsers, TestUser } from '../factories/users.factory';
 import { deleteRedisKeys, deliveryQueue, privateRedisPrefix, redisKeysOf } from '../setup/redis-namespace';
-import { RunningService, startDelivery, startStack } from '../setup/services';
+import { RunningGateway, RunningService, startDelivery, startStack } from '../setup/services';
 import { TcpProxy } from '../setup/tcp-proxy';
 import { cleanupsAfterEach } from '../setup/cleanups';
 import { PrivateDatabase, privateDatabase } from '../setup/private-database';
@@ -36,14 +36,14 @@ describe('delivery: no accepted message is lost', () => {
   });
 
   /** Gateway and quota on a private namespace, and no delivery worker on it. */
-  async function stackWithoutWorker(prefix: string): Promise<string> {
+  async function stackWithoutWorker(prefix: string): Promise<RunningGateway> {
     cleanups.push(() => deleteRedisKeys(prefix));
     const stack = await startStack({
       gateway: { REDIS_PREFIX: prefix, DATABASE_URL: database.url },
       quota: { REDIS_PREFIX: prefix, ...ROOMY_QUOTA },
     });
     cleanups.push(() => stack.close());
-    return stack.gateway.url;
+    return stack.gateway;
   }
 
   async function worker(settings: Record<string, string | number>): Promise<RunningService> {
@@ -56,8 +56,9 @@ describe('delivery: no accepted message is lost', () => {
 
   it('should deliver every accepted message exactly once when Redis loses all state before any worker ran', async () => {
     const prefix = privateRedisPrefix('redis-loss');
-    const url = await stackWithoutWorker(prefix);
-    const users = await createUsers(url, 30);
+    const gateway = await stackWithoutWorker(prefix);
+    const url = gateway.url;
+    const users = await createUsers(gateway.internalUrl, 30);
     const [senders, recipients] = [users.slice(0, 10), users.slice(10)];
     const sends = planSends('lost', senders, recipients, 200, 10);
 
@@ -83,8 +84,9 @@ describe('delivery: no accepted message is lost', () => {
   it('should leave a job that keeps failing in the failed set, and deliver its message when the sweeper retries it later', async () => {
     const sendPrefix = privateRedisPrefix('failing-send');
     const workerPrefix = privateRedisPrefix('failing-work');
-    const url = await stackWithoutWorker(sendPrefix);
-    const [sender, ...recipients] = await createUsers(url, 4);
+    const gateway = await stackWithoutWorker(sendPrefix);
+    const url = gateway.url;
+    const [sender, ...recipients] = await createUsers(gateway.internalUrl, 4);
     const sends = planSends('failing', [sender], recipients, 1, recipients.length);
     await sendAll(url, sends);
     const [id] = await rows.messageIdsOf([sender.xuid]);

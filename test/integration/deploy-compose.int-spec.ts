@@ -50,6 +50,9 @@ const FIXED_IN_COMPOSE = new Set([
   'HOST',
   'QUOTA_LISTEN_HOST',
   'DELIVERY_HTTP_HOST',
+  'INTERNAL_HOST',
+  // The load balancer's internal frontend depends on it.
+  'INTERNAL_LISTENER',
 ]);
 // Read from the environment, with a default other than the config class's, and why.
 const COMPOSE_DEFAULTS = { TRUST_PROXY: 'true' }; // only the load balancer reaches the gateway
@@ -167,13 +170,17 @@ describe('docker-compose.yml', () => {
     expect(services.redis.volumes).toEqual([expect.stringMatching(/:\/data$/)]);
   });
 
-  it("should publish exactly one port, the load balancer's, from PUBLISHED_PORT (default 3000)", () => {
+  it("should publish only the load balancer's ports: the player API everywhere, the internal surfaces on loopback", () => {
     const published = Object.entries(services).flatMap(([name, service]) =>
       (service.ports ?? []).map((port) => ({ name, port })),
     );
 
-    expect(published).toEqual([{ name: LOAD_BALANCER, port: '${PUBLISHED_PORT:-3000}:8080' }]);
+    expect(published).toEqual([
+      { name: LOAD_BALANCER, port: '${PUBLISHED_PORT:-3000}:8080' },
+      { name: LOAD_BALANCER, port: '127.0.0.1:${INTERNAL_PUBLISHED_PORT:-3004}:8081' },
+    ]);
     expect(interpolate(published[0].port, {})).toBe('3000:8080');
+    expect(interpolate(published[1].port, {})).toBe('127.0.0.1:3004:8081');
   });
 
   describe.each(Object.entries(CONFIG_OF_COMMAND))('the %s service', (name, cls: ConfigClass) => {
@@ -269,6 +276,22 @@ describe('the compose load balancer (deploy/compose/haproxy.cfg)', () => {
     expect(template![2]).toBe(defaultOf(CONFIG_OF_COMMAND.gateway, 'PORT'));
     // The load balancer resolves the same PORT the gateway listens on.
     expect(lb.environment?.PORT).toBe(services.gateway.environment?.PORT);
+  });
+
+  it("should send the internal frontend to the gateways' internal port, and the public one never there", () => {
+    const frontends = Object.fromEntries(
+      [...config.matchAll(/^frontend (\S+)\n((?:[ \t]+.*\n?)*)/gm)].map(([, name, body]) => [name, body]),
+    );
+    const backendOf = (frontend: string): string | undefined => /default_backend (\S+)/.exec(frontends[frontend] ?? '')?.[1];
+    const serversOf = (backend: string | undefined): string | undefined =>
+      new RegExp(`^backend ${backend}\\n(?:[ \\t]+.*\\n?)*?\\s*server-template \\S+ \\d+ "([^"]+)"`, 'm').exec(config)?.[1];
+
+    expect(frontends.internal).toMatch(/^\s*bind :8081$/m);
+    expect(serversOf(backendOf('internal'))).toBe('gateway:${INTERNAL_PORT-3004}');
+    expect(serversOf(backendOf('http'))).toBe('gateway:${PORT-3000}');
+    expect(defaultOf(CONFIG_OF_COMMAND.gateway, 'INTERNAL_PORT')).toBe('3004');
+    expect(lb.environment?.INTERNAL_PORT).toBe(services.gateway.environment?.INTERNAL_PORT);
+    expect(services.gateway.environment).toMatchObject({ INTERNAL_LISTENER: 'true', INTERNAL_HOST: '0.0.0.0' });
   });
 
   it('should take unready gateways out of rotation', () => {

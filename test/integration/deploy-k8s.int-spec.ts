@@ -65,12 +65,14 @@ const REAL_SECRETS = {
   PAGING_TOKEN_KEYS: `k1:${'p'.repeat(32)}`,
 };
 
-// The HTTP port variable each service listens on (probes, metrics, Service).
+// The HTTP port variable each service listens on (probes, Service).
 const HTTP_PORT_VARIABLE: Record<string, string> = {
   gateway: 'PORT',
   quota: 'QUOTA_HTTP_PORT',
   delivery: 'DELIVERY_HTTP_PORT',
 };
+// Where each serves /metrics: the gateway only on its internal listener.
+const METRICS_PORT_VARIABLE: Record<string, string> = { ...HTTP_PORT_VARIABLE, gateway: 'INTERNAL_PORT' };
 
 function podSpecOf(workload: K8sObject): any {
   return workload.spec.template.spec;
@@ -117,6 +119,8 @@ describe('deploy/k8s manifests', () => {
         'Service/gateway',
         'Service/quota',
         'Service/delivery',
+        'Service/gateway-internal',
+        'Ingress/gateway',
         'PodDisruptionBudget/gateway',
         'PodDisruptionBudget/quota',
         'PodDisruptionBudget/delivery',
@@ -188,23 +192,27 @@ describe('deploy/k8s manifests', () => {
       expect(resolvePort(ports, readinessProbe.httpGet.port)).toBe(httpPort);
     });
 
-    it('should have Prometheus scrape /metrics on its HTTP port', () => {
+    it('should have Prometheus scrape /metrics on the port that serves it', () => {
       const annotations = deployment.spec.template.metadata.annotations;
+      const metricsPort = Number(settings[METRICS_PORT_VARIABLE[name]]);
 
       expect(annotations).toMatchObject({
         'prometheus.io/scrape': 'true',
         'prometheus.io/path': '/metrics',
-        'prometheus.io/port': String(httpPort),
+        'prometheus.io/port': String(metricsPort),
       });
+      expect(resolvePort(ports, metricsPort)).toBe(metricsPort);
     });
 
-    it('should be served by a Service whose ports reach its container ports', () => {
+    it('should be served by Services whose ports reach its container ports', () => {
       const services = ofKind('Service').filter(
         (service) => deploymentsSelectedBy(service.spec.selector, service.metadata.namespace)[0] === deployment,
       );
 
-      expect(services).toHaveLength(1);
-      for (const port of services[0].spec.ports) {
+      expect(services.map((service) => service.metadata.name).sort()).toEqual(
+        name === 'gateway' ? ['gateway', 'gateway-internal'] : [name],
+      );
+      for (const port of services.flatMap((service) => service.spec.ports)) {
         expect({ port: port.name, target: resolvePort(ports, port.targetPort) }).toEqual({
           port: port.name,
           target: expect.any(Number),
@@ -295,6 +303,44 @@ describe('deploy/k8s manifests', () => {
     const gateway = named('Service', 'gateway')!;
 
     expect(gateway.spec.ports).toEqual([expect.objectContaining({ port: 80, targetPort: 'http' })]);
+  });
+
+  describe('the internal surfaces (/admin, /metrics, /docs)', () => {
+    const gateway = containerOf(named('Deployment', 'gateway')!);
+
+    it('should listen on the internal port on every interface of the pod, apart from the public one', () => {
+      expect(settings.INTERNAL_LISTENER).toBe('true');
+      expect(settings.INTERNAL_HOST).toBe('0.0.0.0');
+      expect(resolvePort(gateway.ports, 'internal')).toBe(Number(settings.INTERNAL_PORT));
+      expect(settings.INTERNAL_PORT).not.toBe(settings.PORT);
+    });
+
+    it('should reach the internal port only through the ClusterIP Service gateway-internal', () => {
+      const internal = named('Service', 'gateway-internal')!;
+
+      expect(internal.spec.type).toBe('ClusterIP');
+      expect(internal.spec.ports).toEqual([
+        expect.objectContaining({ port: Number(settings.INTERNAL_PORT), targetPort: 'internal' }),
+      ]);
+      const elsewhere = ofKind('Service')
+        .filter((service) => service !== internal)
+        .flatMap((service) => service.spec.ports.filter((port: { targetPort: unknown }) => port.targetPort === 'internal'));
+      expect(elsewhere).toEqual([]);
+    });
+
+    it('should route the Ingress to the player API on the public port only', () => {
+      const ingresses = ofKind('Ingress');
+      const backends = ingresses.flatMap((ingress) => [
+        ...(ingress.spec.defaultBackend ? [{ path: '(default)', backend: ingress.spec.defaultBackend }] : []),
+        ...ingress.spec.rules.flatMap((rule: any) =>
+          rule.http.paths.map((path: any) => ({ path: path.path, backend: path.backend })),
+        ),
+      ]);
+
+      expect(ingresses).toHaveLength(1);
+      expect(backends).toEqual([{ path: '/users/', backend: { service: { name: 'gateway', port: { name: 'http' } } } }]);
+      expect(readText(ingresses[0].file)).toContain('CHANGE ME');
+    });
   });
 
   it('should run the migrations as a Job that retries a few times and cleans up after itself', () => {

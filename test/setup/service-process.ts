@@ -18,6 +18,8 @@ export interface ServiceProcess {
   pid: number;
   /** http://127.0.0.1:<port> of its HTTP listener (the API for the gateway, health for the others). */
   url: string;
+  /** The gateway's internal listener (/admin, /metrics, /docs); `url` for the other services. */
+  internalUrl: string;
   /** Settles when the process is gone. */
   exited: Promise<ProcessExit>;
   /** Resolves once /readyz answers 200 with every check up (a worker runs from then on). */
@@ -53,8 +55,10 @@ export function spawnDelivery(settings: Settings = {}): Promise<ServiceProcess> 
  */
 export async function spawnService(name: ServiceName, settings: Settings = {}, httpPort?: number): Promise<ServiceProcess> {
   const port = httpPort ?? (await freePort());
+  const internalPort = name === 'gateway' ? Number(settings.INTERNAL_PORT ?? (await freePort())) : port;
+  const internal = name === 'gateway' ? { INTERNAL_HOST: '127.0.0.1', INTERNAL_PORT: internalPort } : {};
   const env: Record<string, string> = { PATH: process.env.PATH ?? '' };
-  for (const [key, value] of Object.entries({ ...baseSettings(), ...HTTP_SETTINGS[name](port), ...settings })) {
+  for (const [key, value] of Object.entries({ ...baseSettings(), ...HTTP_SETTINGS[name](port), ...internal, ...settings })) {
     if (value !== undefined) env[key] = String(value);
   }
   const child: ChildProcess = spawn(
@@ -84,6 +88,7 @@ export async function spawnService(name: ServiceName, settings: Settings = {}, h
   return {
     pid: child.pid!,
     url,
+    internalUrl: `http://127.0.0.1:${internalPort}`,
     exited,
     stderr: () => stderr,
     stdout: () => stdout,

@@ -3,7 +3,7 @@ import { loadConfig } from '@app/shared/config';
 import { DeliveryConfig } from '../../apps/delivery/src/delivery.config';
 import { createDeliveryApp } from '../../apps/delivery/src/delivery.factory';
 import { GatewayConfig } from '../../apps/gateway/src/gateway.config';
-import { createGatewayApp } from '../../apps/gateway/src/gateway.factory';
+import { createGatewayApp, internalListenerOf } from '../../apps/gateway/src/gateway.factory';
 import { QuotaConfig } from '../../apps/quota/src/quota.config';
 import { createQuotaApp } from '../../apps/quota/src/quota.factory';
 import { freePort } from './free-port';
@@ -20,6 +20,11 @@ export interface RunningService {
 
 export interface RunningQuota extends RunningService {
   rpcPort: number;
+}
+
+export interface RunningGateway extends RunningService {
+  /** http://127.0.0.1:<port> of the internal listener: /admin, /metrics, /docs (and the probes). */
+  internalUrl: string;
 }
 
 /** The environment every service of a test run shares: the run's database and Redis namespace. */
@@ -55,9 +60,15 @@ export async function startQuota(settings: Settings = {}): Promise<RunningQuota>
   return { ...(await listening(app)), rpcPort };
 }
 
-/** A gateway; pass QUOTA_PORT of a running quota (or of nothing, to see it unavailable). */
-export async function startGateway(settings: Settings = {}): Promise<RunningService> {
-  return listening(await createGatewayApp(configFrom(GatewayConfig, settings)));
+/**
+ * A gateway; pass QUOTA_PORT of a running quota (or of nothing, to see it
+ * unavailable). Its internal listener takes a port of the OS's choosing;
+ * with INTERNAL_LISTENER=false, `internalUrl` is the public one.
+ */
+export async function startGateway(settings: Settings = {}): Promise<RunningGateway> {
+  const app = await createGatewayApp(configFrom(GatewayConfig, { INTERNAL_HOST: '127.0.0.1', INTERNAL_PORT: 0, ...settings }));
+  const running = await listening(app);
+  return { ...running, internalUrl: internalListenerOf(app)?.url ?? running.url };
 }
 
 export async function startDelivery(settings: Settings = {}): Promise<RunningService> {
@@ -67,7 +78,7 @@ export async function startDelivery(settings: Settings = {}): Promise<RunningSer
 /** A gateway with a quota service behind it: the usual set for HTTP tests. */
 export async function startStack(
   settings: { gateway?: Settings; quota?: Settings } = {},
-): Promise<{ gateway: RunningService; quota: RunningQuota; close(): Promise<void> }> {
+): Promise<{ gateway: RunningGateway; quota: RunningQuota; close(): Promise<void> }> {
   const quota = await startQuota(settings.quota);
   const gateway = await startGateway({ QUOTA_PORT: quota.rpcPort, ...settings.gateway });
   return {

@@ -19,6 +19,22 @@ export class GatewayConfig extends SharedConfig implements CrossFieldCheck {
   @IsString()
   HOST: string = '0.0.0.0';
 
+  /**
+   * Serve the internal surfaces (/admin, /metrics, /docs) on their own
+   * listener, INTERNAL_HOST:INTERNAL_PORT, and answer 404 for them on the
+   * public port. `false` serves everything on the public port (only behind a
+   * proxy that keeps those paths off the internet).
+   */
+  @IsIn(['true', 'false'])
+  INTERNAL_LISTENER: 'true' | 'false' = 'true';
+
+  @IsTcpPort()
+  INTERNAL_PORT: number = 3004;
+
+  /** Loopback by default; containers set 0.0.0.0 and keep the port off the load balancer. */
+  @IsString()
+  INTERNAL_HOST: string = '127.0.0.1';
+
   @IsString()
   QUOTA_HOST: string = '127.0.0.1';
 

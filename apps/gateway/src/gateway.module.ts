@@ -10,15 +10,18 @@ import { producerQueueOptions, REDIS_CLIENT, RedisModule } from '@app/shared/red
 import { AdminModule } from './admin/admin.module';
 import { GatewayConfig } from './gateway.config';
 import { QuotaReadinessCheck } from './health/quota-readiness.check';
+import { InternalListener } from './http/internal-listener';
 import { InboxModule } from './inbox/inbox.module';
 import { OutboxModule } from './outbox/outbox.module';
 import { QuotaClientModule } from './quota/quota-client.module';
 
 @Module({})
 export class GatewayModule {
-  static forRoot(config: GatewayConfig): DynamicModule {
+  /** `internal`: the listener for /admin, /metrics and /docs (its lifecycle follows the app's). */
+  static forRoot(config: GatewayConfig, internal?: InternalListener): DynamicModule {
     return {
       module: GatewayModule,
+      providers: internal ? [{ provide: InternalListener, useValue: internal }] : [],
       imports: [
         ConfigModule.forRoot(GatewayConfig, config),
         LoggingModule.forRoot(config, 'gateway'),

@@ -2,6 +2,7 @@ import { ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { AppError, ErrorDefinition, ERRORS } from '@app/shared/errors';
+import type { InternalListener } from './internal-listener';
 
 /**
  * Path parameters may be as long as a URL may be: a long message id is then
@@ -32,31 +33,52 @@ export function edgeOptions(): Pick<FastifyServerOptions, 'routerOptions' | 'fra
   };
 }
 
-/** Hooks on the instance: X-Request-Id on every answer, a request without Host, an Expect other than 100-continue. */
-export function registerEdgeHooks(fastify: FastifyInstance): void {
-  fastify.addHook('onRequest', onRequest);
-  // Without a listener Node answers 417 itself, with an empty body.
-  fastify.server.on('checkExpectation', (_request, response: ServerResponse) => {
-    const body = bodyOf(ERRORS.EXPECTATION_FAILED);
-    response.writeHead(ERRORS.EXPECTATION_FAILED.status, {
-      'content-type': 'application/json; charset=utf-8',
-      'cache-control': 'no-store',
-      'content-length': Buffer.byteLength(body),
-      connection: 'close',
-    });
-    response.end(body);
+/**
+ * Hooks on the instance: X-Request-Id on every answer, a request without Host,
+ * an Expect other than 100-continue, and (with an internal listener) which
+ * routes each listener serves. The internal listener's server gets the same
+ * handling of malformed HTTP and of Expect as the public one.
+ */
+export function registerEdgeHooks(fastify: FastifyInstance, internal?: InternalListener): void {
+  fastify.addHook('onRequest', (request, reply, done) => onRequest(request, reply, done, internal));
+  fastify.server.on('checkExpectation', answerExpectationFailed);
+  if (internal) {
+    internal.server.on('checkExpectation', answerExpectationFailed);
+    internal.server.on('clientError', clientErrorHandler);
+  }
+}
+
+// Without a listener Node answers 417 itself, with an empty body.
+function answerExpectationFailed(_request: unknown, response: ServerResponse): void {
+  const body = bodyOf(ERRORS.EXPECTATION_FAILED);
+  response.writeHead(ERRORS.EXPECTATION_FAILED.status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
   });
+  response.end(body);
 }
 
 /**
  * One hook for every request: the answer names its request (so a player's
- * report can be found in the logs), and HTTP/1.1 requires Host (RFC 9112
- * section 3.2).
+ * report can be found in the logs), HTTP/1.1 requires Host (RFC 9112
+ * section 3.2), and an internal route is not found on the public port (nor a
+ * player route on the internal one).
  */
-function onRequest(request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void): void {
+function onRequest(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  done: (error?: Error) => void,
+  internal: InternalListener | undefined,
+): void {
   void reply.header('x-request-id', request.id);
   if (request.raw.httpVersionMajor === 1 && request.raw.httpVersionMinor === 1 && request.headers.host === undefined) {
     done(new AppError(ERRORS.BAD_REQUEST, 'An HTTP/1.1 request must carry a Host header.'));
+    return;
+  }
+  if (internal && !internal.serves(request)) {
+    done(new AppError(ERRORS.ROUTE_NOT_FOUND));
     return;
   }
   done();

@@ -1,4 +1,7 @@
-/** Unit specs sit beside the code; integration and e2e suites under test/ share one fresh database per run. */
+/**
+ * Unit specs sit beside the code, and repository-wide checks (the docs' links) in test/*.spec.ts;
+ * integration and e2e suites under test/ share one fresh database per run.
+ */
 const common = {
   moduleFileExtensions: ['js', 'json', 'ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.jest.json' }] },
@@ -16,7 +19,7 @@ module.exports = {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/apps/**/*.spec.ts', '<rootDir>/libs/**/*.spec.ts'],
+      testMatch: ['<rootDir>/apps/**/*.spec.ts', '<rootDir>/libs/**/*.spec.ts', '<rootDir>/test/*.spec.ts'],
     },
     {
       ...common,

@@ -16,7 +16,7 @@ const SHORT_TTL_SECONDS = 3;
 const DAY_MS = 86_400_000;
 
 /**
- * CONTRACT section 3: "Expired messages are never returned and are purged."
+ * docs/api.md, Expiry: an expired message is never returned, and is purged.
  * Two gateways share one quota and one worker: one gives messages a lifetime
  * of seconds, the other the default 30 days. The worker purges every second.
  */

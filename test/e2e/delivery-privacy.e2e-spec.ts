@@ -15,7 +15,7 @@ interface PrivacyCase {
   receives: boolean;
 }
 
-// CONTRACT section 3, written out rather than recomputed: a recipient gets
+// docs/api.md, Delivery and privacy, written out rather than recomputed: a recipient gets
 // nothing when they block the sender, when their setting is "blocked", or when
 // it is "friends" and the sender is not their friend.
 const CASES: PrivacyCase[] = [

@@ -26,7 +26,7 @@ const CHROMIUM_ARGS = [
 
 type Json = Record<string, any>;
 
-/** Every operation with the exact set of status codes it documents (CONTRACT tables, docs/errors.md). */
+/** Every operation with the exact set of status codes it documents (docs/api.md, docs/errors.md). */
 const OPERATIONS: Record<string, Record<string, { operationId: string; statuses: number[] }>> = {
   '/users/xuid({xuid})/outbox': {
     post: { operationId: 'sendMessage', statuses: [200, 400, 401, 403, 404, 409, 413, 422, 500, 503] },

@@ -10,7 +10,7 @@ import { RunningService, startDelivery, startStack } from '../setup/services';
 import { testRedisUrl } from '../setup/test-env';
 
 /**
- * CONTRACT section 3: one inbox entry per (message, recipient) however often a
+ * docs/api.md, Delivery and privacy: one inbox entry per (message, recipient) however often a
  * delivery runs. The gateway here enqueues into a queue no worker reads, so
  * every message is still undelivered when a test delivers it by hand, from two
  * independent delivery apps (two DataSources, as two worker processes have).

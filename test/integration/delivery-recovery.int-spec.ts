@@ -12,8 +12,8 @@ import { PrivateDatabase, privateDatabase } from '../setup/private-database';
 const ROOMY_QUOTA = { LIMIT_STRANGERS_PER_DAY: 100_000, LIMIT_RECIPIENTS_PER_DAY: 100_000 };
 
 /**
- * CONTRACT section 2: an accepted message "will be delivered even if the queue
- * loses the job". Postgres holds every accepted message; the sweeper gives
+ * docs/api.md, Send a message: an accepted message "is delivered even if the
+ * queue loses its job". Postgres holds every accepted message; the sweeper gives
  * undelivered ones their job back. Each test has its own Redis namespace, so it
  * can run without a worker and lose its keys without touching other suites;
  * the suite has its own database, so its fast sweepers deliver no other

@@ -5,7 +5,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DELIVERY_QUEUE } from '@app/shared/contracts';
 import { InjectMetrics } from '@app/shared/metrics';
 
-/** Why a recipient got nothing (CONTRACT section 3). Counted, never logged per pair. */
+/** Why a recipient got nothing (docs/api.md, Delivery and privacy). Counted, never logged per pair. */
 export enum DropReason {
   BlockedSender = 'blocked-sender',
   SettingBlocked = 'setting-blocked',

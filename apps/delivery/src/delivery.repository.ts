@@ -41,7 +41,7 @@ export interface PurgeResult {
 export const DELIVERY_SQL = {
   /**
    * Delivers a batch of accepted messages in one statement, so one round trip
-   * and one commit for the whole batch (CONTRACT section 3):
+   * and one commit for the whole batch (docs/api.md, Delivery and privacy):
    * - `locked`: the batch's messages, locked in id order (the caller sorts
    *   the ids), so a racing delivery of the same message waits for this one
    *   and then finds it delivered, and the purge (SKIP LOCKED) leaves them be;

@@ -14,7 +14,7 @@ const CONFIRM_LABELS: Record<ConfirmOutcome, string> = {
 export type DeliveryOutcome = 'delivered' | 'already-delivered' | 'gone';
 
 /**
- * Turns accepted messages into inbox entries (CONTRACT section 3), a batch at
+ * Turns accepted messages into inbox entries (docs/api.md, Delivery and privacy), a batch at
  * a time: one statement reads the recipients' current directory state, drops
  * those privacy excludes and writes the rest (see DELIVERY_SQL.deliver).
  */

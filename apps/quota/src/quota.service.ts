@@ -16,7 +16,7 @@ import { InjectRedis } from '@app/shared/redis';
 import { QuotaConfig } from './quota.config';
 
 /**
- * The per-sender rolling-window limits (CONTRACT section 2, "Limits"), kept in
+ * The per-sender rolling-window limits (docs/api.md, Limits), kept in
  * Redis and checked and recorded by one Lua script per call, so concurrent
  * sends by one sender can never overshoot. A reservation is provisional until
  * its message is known stored (see QuotaLedger).

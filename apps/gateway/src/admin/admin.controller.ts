@@ -27,7 +27,7 @@ import { AdminService } from './admin.service';
 import { UpsertUserDto } from './dto/upsert-user.dto';
 import { toUserResponse, UserDetailResponse, UserResponse } from './dto/user.response';
 
-/** The directory's admin API (CONTRACT section 6). */
+/** The directory's admin API (docs/api.md, Admin API). */
 @Controller('admin/users')
 @UseGuards(AdminAuthGuard)
 @ApiTags(TAG.admin)

@@ -23,7 +23,7 @@ interface Remembered {
 }
 
 /**
- * Verifies user tokens (CONTRACT section 5). The accepted algorithms follow
+ * Verifies user tokens (docs/api.md, Authentication). The accepted algorithms follow
  * from the configured key alone, so a token can never pick its own: with a
  * shared secret only HS256; with a public key or JWKS only RS256/ES256. That
  * refuses `alg: none` and algorithm confusion (an HS256 token "signed" with the

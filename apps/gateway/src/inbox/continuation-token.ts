@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** The token layout this code writes; tokens of older layouts are refused with "start again". */
 export const TOKEN_FORMAT_VERSION = 1;
-/** CONTRACT section 4: a continuation token is at most 100 characters. */
+/** A continuation token is at most 100 characters (docs/api.md, Paging). */
 export const MAX_TOKEN_LENGTH = 100;
 
 /** Where the next page starts: strictly after (older than) this entry. */

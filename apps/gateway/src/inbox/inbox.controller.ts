@@ -34,7 +34,7 @@ import { InboxPageRequest, InboxService } from './inbox.service';
 const MESSAGE_ID = /^[A-Za-z0-9_-]{1,50}$/;
 const DIGITS = /^[0-9]+$/;
 
-/** Reading the caller's own inbox (CONTRACT section 4). Nothing here may be cached. */
+/** Reading the caller's own inbox (docs/api.md, List the inbox). Nothing here may be cached. */
 @Controller(`users/:${USER_PARAM}/inbox`)
 @UseGuards(UserAuthGuard)
 @UserRoute(ERRORS.INBOX_XUID_INVALID)
@@ -100,7 +100,7 @@ function parsePageRequest(query: Record<string, unknown>): InboxPageRequest {
   const continuationToken = singleValue(query, 'continuationToken');
   return {
     maxItems: integerParameter(query, 'maxItems', 1, 100, 25),
-    // Not even validated when a token is present: the seed says it is ignored then.
+    // Not even validated when a token is present: the original service ignores it then.
     skipItems: continuationToken === undefined ? integerParameter(query, 'skipItems', 0, 100, 0) : 0,
     continuationToken,
   };

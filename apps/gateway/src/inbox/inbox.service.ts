@@ -28,7 +28,7 @@ export class InboxService {
   async listPage(owner: Xuid, request: InboxPageRequest): Promise<InboxPage> {
     const token = request.continuationToken;
     const after = token === undefined ? undefined : this.openToken(owner, token);
-    // The seed: skipItems is ignored when a continuation token is present.
+    // As in the original service: skipItems is ignored when a continuation token is present.
     const skip = after ? 0 : request.skipItems;
     // One row past the page tells whether another page follows.
     const { entries, totalItems } = await this.inbox.listPage(owner, {

@@ -94,7 +94,7 @@ const ADMIN_401: ErrorResponseDoc = {
 
 const ADMIN_XUID_400 = ERRORS.ADMIN_XUID_INVALID;
 
-// ---- per operation (CONTRACT sections 2, 4, 6, 7; docs/errors.md) ------------------------
+// ---- per operation (docs/api.md, docs/errors.md) ----------------------------------------
 
 export const SEND_MESSAGE_ERRORS: ErrorResponseDoc[] = [
   {

@@ -94,9 +94,9 @@ export function buildOpenApiConfig(): Omit<OpenAPIObject, 'paths'> {
       scheme: 'bearer',
       description: 'The admin token (`ADMIN_TOKEN`, not a JWT) sent as `Authorization: Bearer <token>`.',
     })
-    .addTag(TAG.outbox, 'Sending messages (CONTRACT section 2).')
-    .addTag(TAG.inbox, "Reading, marking read and deleting the caller's own messages (CONTRACT section 4).")
-    .addTag(TAG.admin, 'The directory: users, friendships, blocks and communication settings (CONTRACT section 6).')
+    .addTag(TAG.outbox, 'Sending messages.')
+    .addTag(TAG.inbox, "Reading, marking read and deleting the caller's own messages.")
+    .addTag(TAG.admin, 'The directory: users, friendships, blocks and communication settings.')
     .addTag(TAG.health, 'Liveness, readiness and Prometheus metrics.')
     .build();
   return { ...config, components: { ...config.components, schemas: { ...SCHEMAS } } };

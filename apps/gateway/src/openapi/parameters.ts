@@ -38,7 +38,7 @@ export const USER_XUID_PARAM: ApiParamOptions = {
 
 export const ADMIN_XUID_PARAM: ApiParamOptions = {
   name: 'xuid',
-  description: "The user's XUID: decimal digits (leading zeros are normalised), or the contract's `xuid(digits)` form.",
+  description: "The user's XUID: decimal digits (leading zeros are normalised), or the `xuid(digits)` form of the user routes.",
   schema: XUID_DIGITS,
 };
 

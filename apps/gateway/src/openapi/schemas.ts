@@ -6,7 +6,7 @@ import { MAX_TOKEN_LENGTH } from '../inbox/continuation-token';
 import { MAX_RECIPIENTS, MAX_TEXT_CODE_POINTS } from '../outbox/send-request';
 
 /**
- * The JSON shapes of the HTTP surface (CONTRACT sections 1, 2, 4, 6, 7) as
+ * The JSON shapes of the HTTP surface (docs/api.md) as
  * OpenAPI 3.0 component schemas. The controllers' response types are
  * TypeScript interfaces, which leave no runtime metadata, so the shapes are
  * written out here and referenced by name.
@@ -61,7 +61,7 @@ const messageHeaderProperties: Record<string, SchemaObject | ReferenceObject> = 
   messageType: {
     type: 'string',
     enum: Object.values(MessageType),
-    description: "One of the seed's message types; this service creates `User` and `System`.",
+    description: "One of the original service's message types; messages sent through this API are `User`.",
     example: MessageType.User,
   },
   senderXuid: { ...XUID_STRING, example: '123456789', description: "The sender's XUID, always a string of digits." },
@@ -72,7 +72,7 @@ const messageHeaderProperties: Record<string, SchemaObject | ReferenceObject> = 
   messageFolderType: {
     type: 'string',
     enum: ['Inbox'],
-    description: "Not in the seed's table, but the real service sends it and client libraries require it.",
+    description: 'Always `Inbox`: the real service sends it and client libraries require it.',
     example: 'Inbox',
   },
 };
@@ -89,7 +89,7 @@ export const SCHEMAS: Record<SchemaName, SchemaObject> = {
   ErrorResponse: {
     type: 'object',
     description:
-      'The `errorResponse` every 4xx and 5xx response carries (CONTRACT section 1). `errorCode` values are stable per condition (docs/errors.md).',
+      'The `errorResponse` every 4xx and 5xx response carries. `errorCode` values are stable per condition (docs/errors.md).',
     required: ['errorSource', 'errorCode', 'errorMessage'],
     properties: {
       errorSource: {
@@ -147,7 +147,7 @@ export const SCHEMAS: Record<SchemaName, SchemaObject> = {
 
   SendMessageRequest: {
     type: 'object',
-    description: 'Body of a send (CONTRACT section 2). Unknown extra properties are ignored.',
+    description: 'Body of a send. Unknown extra properties are ignored.',
     required: ['header', 'messageText'],
     properties: {
       header: {

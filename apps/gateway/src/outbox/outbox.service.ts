@@ -26,7 +26,7 @@ interface ResolvedRecipients {
   now: number;
 }
 
-/** Sending (CONTRACT section 2): validate, resolve, reserve quota, store durably, enqueue. */
+/** Sending (docs/api.md, Send a message): validate, resolve, reserve quota, store durably, enqueue. */
 @Injectable()
 export class OutboxService {
   private readonly logger = new Logger(OutboxService.name);
@@ -145,7 +145,7 @@ export class OutboxService {
     return { recipients: [...recipients.keys()], strangers, now };
   }
 
-  /** A sender unknown to the directory is added from the token's claims (CONTRACT section 6). */
+  /** A sender unknown to the directory is added from the token's claims (docs/api.md, Send a message). */
   private async addSender(sender: UserIdentity): Promise<void> {
     if (sender.gamertag !== null && (await this.directory.addUserIfAbsent(sender.xuid, sender.gamertag))) return;
     // Someone else may have added them meanwhile; otherwise there is no gamertag to show recipients.

@@ -17,7 +17,7 @@ type JsonObject = Record<string, unknown>;
 const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
- * Validates a POST outbox body (CONTRACT section 2), in the order of the
+ * Validates a POST outbox body (docs/api.md, Send a message), in the order of the
  * status table: every shape error (400) first, then unconvertible recipient
  * XUIDs (403), then impossible gamertags (404). Unknown properties are ignored.
  */

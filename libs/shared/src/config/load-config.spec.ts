@@ -87,7 +87,7 @@ describe('loadConfig with a declared class', () => {
 });
 
 describe('loadConfig with the services’ config classes', () => {
-  // Defaults: shared/spec/ARCHITECTURE.md, "Configuration".
+  // Defaults: README.md, "Configuration".
   it('should apply the documented defaults when the gateway source is empty', () => {
     const config = loadConfig(GatewayConfig, {});
 

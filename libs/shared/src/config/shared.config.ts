@@ -6,7 +6,7 @@ export type NodeEnv = (typeof NODE_ENVS)[number];
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** Variables every service reads. Names and defaults: shared/spec/ARCHITECTURE.md. */
+/** Variables every service reads. Names and defaults: README.md, "Configuration". */
 export class SharedConfig {
   @IsIn(NODE_ENVS)
   NODE_ENV: NodeEnv = 'development';

@@ -14,7 +14,7 @@ export const QUOTA_PATTERNS = {
   ping: 'quota.ping',
 } as const;
 
-/** The four per-sender limits (CONTRACT section 2, "Limits"). */
+/** The four per-sender limits (docs/api.md, Limits). */
 export enum QuotaLimit {
   StrangersPerMessage = 'strangers-per-message',
   MessagesPerWindow = 'messages-per-window',

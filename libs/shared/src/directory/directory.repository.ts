@@ -141,8 +141,8 @@ export class DirectoryRepository {
   }
 
   /**
-   * Adds a user the first time they are seen with a valid token (CONTRACT
-   * section 6). Returns false when the XUID exists or the gamertag is held by
+   * Adds a user the first time they are seen with a valid token (docs/api.md,
+   * Send a message). Returns false when the XUID exists or the gamertag is held by
    * someone else; the existing directory entry always wins.
    */
   async addUserIfAbsent(xuid: Xuid, gamertag: string): Promise<boolean> {

@@ -3,7 +3,7 @@ const GAMERTAG_SHAPE = /^[\p{L}\p{N}](?:[\p{L}\p{N}]| (?! ))*$/u;
 
 export const GAMERTAG_MAX_LENGTH = 15;
 
-/** Whether `value` could be someone's gamertag (CONTRACT: otherwise 404 "gamertag is invalid"). */
+/** Whether `value` could be someone's gamertag (a send naming anything else is 404 GAMERTAG_INVALID). */
 export function isPossibleGamertag(value: unknown): value is string {
   if (typeof value !== 'string') return false;
   const length = [...value].length;

@@ -16,7 +16,7 @@ export class AppError extends Error {
   }
 }
 
-/** The body of every 4xx/5xx response (CONTRACT section 1). */
+/** The body of every 4xx/5xx response (docs/api.md, Errors). */
 export interface ErrorResponse {
   errorSource: string;
   errorCode: number | null;

@@ -6,7 +6,7 @@ export enum SubscriptionTier {
   Silver = 'silver',
 }
 
-/** What the gateway knows about a caller once their token is verified (CONTRACT section 5). */
+/** What the gateway knows about a caller once their token is verified (docs/api.md, Authentication). */
 export interface UserIdentity {
   xuid: Xuid;
   gamertag: string | null;

@@ -3,7 +3,7 @@ import { sentOfMessageId } from '@app/shared/database/message-id';
 import { InboxListEntry, InboxMessage } from '../inbox.repository';
 import { InboxPage } from '../inbox.service';
 
-/** The real service sends it and client libraries require it (CONTRACT section 4). */
+/** The real service sends it and client libraries require it (docs/api.md, List the inbox). */
 const INBOX_FOLDER = 'Inbox';
 
 export interface MessageHeaderResponse {
@@ -45,7 +45,7 @@ export interface MessageDetailResponse {
 const sentIso = (messageId: string): string => new Date(sentOfMessageId(messageId)).toISOString();
 const isoFromMillis = (millis: string): string => new Date(Number(millis)).toISOString();
 
-// Property order follows the contract's examples.
+// Property order follows the examples of docs/api.md (the real service's order).
 export const toInboxItem = (entry: InboxListEntry): InboxItemResponse => ({
   header: {
     id: entry.messageId,

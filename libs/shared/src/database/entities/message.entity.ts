@@ -3,7 +3,7 @@ import { Xuid } from '../../xuid';
 import { UserEntity } from './user.entity';
 import { XUID_CHECK, XUID_COLUMN } from './xuid-column';
 
-/** The seed's message types; this service creates `User` and `System`. */
+/** The message types of the original service; sends through this API create `User`. */
 export enum MessageType {
   User = 'User',
   System = 'System',

@@ -1,7 +1,7 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * The whole data model (ARCHITECTURE.md "Data"). Generated from the entities,
+ * The whole data model. Generated from the entities,
  * then hand-fixed: TypeORM cannot describe the case-insensitive unique index on
  * gamertags, so it is added here.
  */

@@ -66,6 +66,8 @@ const USAGE = `npm run bench:load -- [options]
   --json FILE        results (bench/load/results/<timestamp>.json)
   --rebuild          run npm run build even if dist/ is up to date
   --cpu-prof         run the gateway with --cpu-prof and print its top self-time functions
+  --throttle         count every request in the per-user throttle (limits too high to refuse any), to
+                     measure its cost; without it the throttle is off
   --keep             keep the scratch database afterwards`;
 
 const DEEP_TOKENS = 32;
@@ -90,6 +92,7 @@ interface Options {
   json: string;
   rebuild: boolean;
   cpuProf: boolean;
+  throttle: boolean;
   keep: boolean;
 }
 
@@ -112,6 +115,7 @@ function parseOptions(): Options {
       json: { type: 'string' },
       rebuild: { type: 'boolean', default: false },
       'cpu-prof': { type: 'boolean', default: false },
+      throttle: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -143,6 +147,7 @@ function parseOptions(): Options {
     json: values.json ?? join(ROOT, 'bench/load/results', `${stamp}.json`),
     rebuild: values.rebuild,
     cpuProf: values['cpu-prof'],
+    throttle: values.throttle,
     keep: values.keep,
   };
 }
@@ -255,6 +260,9 @@ async function main(): Promise<void> {
         PORT: gatewayPort,
         // Admin and metrics are not used here: any free port.
         INTERNAL_PORT: 0,
+        // Each bench user sends or reads several times a second: off, or counted but never refusing.
+        THROTTLE_BURST_REQUESTS: options.throttle ? QUOTA_UNLIMITED : 0,
+        THROTTLE_SUSTAIN_REQUESTS: options.throttle ? QUOTA_UNLIMITED : 0,
         QUOTA_HOST: '127.0.0.1',
         QUOTA_PORT: quotaPort,
         DATABASE_POOL_SIZE: options.pool,

@@ -322,6 +322,9 @@ async function main(): Promise<void> {
         PORT: gatewayPort,
         // Admin and metrics are not used here: any free port.
         INTERNAL_PORT: 0,
+        // Its senders send several times a second.
+        THROTTLE_BURST_REQUESTS: 0,
+        THROTTLE_SUSTAIN_REQUESTS: 0,
         QUOTA_HOST: '127.0.0.1',
         QUOTA_PORT: quotaPort,
         AUTH_JWT_SECRET: secret,

@@ -29,26 +29,26 @@ type Json = Record<string, any>;
 /** Every operation with the exact set of status codes it documents (docs/api.md, docs/errors.md). */
 const OPERATIONS: Record<string, Record<string, { operationId: string; statuses: number[] }>> = {
   '/users/xuid({xuid})/outbox': {
-    post: { operationId: 'sendMessage', statuses: [200, 400, 401, 403, 404, 409, 413, 422, 500, 503] },
+    post: { operationId: 'sendMessage', statuses: [200, 400, 401, 403, 404, 409, 413, 422, 429, 500, 503] },
   },
   '/users/xuid({xuid})/inbox': {
-    get: { operationId: 'listInbox', statuses: [200, 400, 401, 403, 404, 409, 416, 500, 503] },
+    get: { operationId: 'listInbox', statuses: [200, 400, 401, 403, 404, 409, 416, 429, 500, 503] },
   },
   '/users/xuid({xuid})/inbox/{messageId}': {
-    get: { operationId: 'readMessage', statuses: [200, 400, 401, 403, 404, 500, 503] },
-    delete: { operationId: 'deleteMessage', statuses: [204, 400, 401, 403, 404, 500, 503] },
+    get: { operationId: 'readMessage', statuses: [200, 400, 401, 403, 404, 429, 500, 503] },
+    delete: { operationId: 'deleteMessage', statuses: [204, 400, 401, 403, 404, 429, 500, 503] },
   },
   '/admin/users/{xuid}': {
-    get: { operationId: 'getUser', statuses: [200, 400, 401, 404, 500, 503] },
-    put: { operationId: 'upsertUser', statuses: [200, 201, 400, 401, 409, 413, 500, 503] },
+    get: { operationId: 'getUser', statuses: [200, 400, 401, 404, 429, 500, 503] },
+    put: { operationId: 'upsertUser', statuses: [200, 201, 400, 401, 409, 413, 429, 500, 503] },
   },
   '/admin/users/{xuid}/friends/{otherXuid}': {
-    put: { operationId: 'addFriend', statuses: [204, 400, 401, 404, 500, 503] },
-    delete: { operationId: 'removeFriend', statuses: [204, 400, 401, 500, 503] },
+    put: { operationId: 'addFriend', statuses: [204, 400, 401, 404, 429, 500, 503] },
+    delete: { operationId: 'removeFriend', statuses: [204, 400, 401, 429, 500, 503] },
   },
   '/admin/users/{xuid}/blocks/{otherXuid}': {
-    put: { operationId: 'addBlock', statuses: [204, 400, 401, 404, 500, 503] },
-    delete: { operationId: 'removeBlock', statuses: [204, 400, 401, 500, 503] },
+    put: { operationId: 'addBlock', statuses: [204, 400, 401, 404, 429, 500, 503] },
+    delete: { operationId: 'removeBlock', statuses: [204, 400, 401, 429, 500, 503] },
   },
   '/healthz': { get: { operationId: 'liveness', statuses: [200] } },
   '/readyz': { get: { operationId: 'readiness', statuses: [200, 503] } },
@@ -165,9 +165,11 @@ describe('OpenAPI document and Swagger UI', () => {
           for (const [status, documented] of Object.entries(operation(path, method).responses as Record<string, Json>)) {
             if (Number(status) < 400) continue;
             const where = `${method.toUpperCase()} ${path} ${status}`;
+            // A 429 carries the errorResponse and the limit's figures (ThrottledResponse is allOf ErrorResponse).
+            const schema = status === '429' ? 'ThrottledResponse' : 'ErrorResponse';
             expect({ where, schema: documented.content?.['application/json']?.schema }).toEqual({
               where,
-              schema: { $ref: '#/components/schemas/ErrorResponse' },
+              schema: { $ref: `#/components/schemas/${schema}` },
             });
             expect(documented.description).toMatch(/errorCode/);
           }

@@ -92,6 +92,33 @@ export class GatewayConfig extends SharedConfig implements CrossFieldCheck {
   @IsIn(['true', 'false'])
   TRUST_PROXY: 'true' | 'false' = 'false';
 
+  /**
+   * Requests one user (the token's XUID) may make in THROTTLE_BURST_SECONDS
+   * and in THROTTLE_SUSTAIN_SECONDS, counted together in Redis across every
+   * gateway; past either, 429. Refused requests count too. 0 turns a limit off.
+   */
+  @IsInt()
+  @Min(0)
+  THROTTLE_BURST_REQUESTS: number = 60;
+
+  @IsPositiveInt(3600)
+  THROTTLE_BURST_SECONDS: number = 15;
+
+  @IsInt()
+  @Min(0)
+  THROTTLE_SUSTAIN_REQUESTS: number = 600;
+
+  @IsPositiveInt(86_400)
+  THROTTLE_SUSTAIN_SECONDS: number = 300;
+
+  /** Failed authentications one client address may make in THROTTLE_FAILED_AUTH_SECONDS before 429; 0 turns it off. */
+  @IsInt()
+  @Min(0)
+  THROTTLE_FAILED_AUTH_REQUESTS: number = 30;
+
+  @IsPositiveInt(86_400)
+  THROTTLE_FAILED_AUTH_SECONDS: number = 60;
+
   get usesAsymmetricTokens(): boolean {
     return this.AUTH_PUBLIC_KEY !== undefined || this.AUTH_JWKS_URL !== undefined;
   }

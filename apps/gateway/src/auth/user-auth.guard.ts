@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { AppError, ErrorDefinition, ERRORS } from '@app/shared/errors';
 import { UserIdentity } from '@app/shared/tokens';
 import { authorizationOf, tokenFromAuthorization } from './authorization-header';
+import { RequestThrottle } from './request-throttle.service';
 import { TokenVerifier } from './token-verifier.service';
 import { xuidFromUserSegment } from './user-path';
 
@@ -21,19 +22,32 @@ export interface AuthenticatedRequest extends FastifyRequest {
 
 /**
  * Authenticates the caller and makes sure they own the path, in the order the
- * contract implies: no valid token 401; bad contract version 400; a path XUID
- * that cannot be converted 403 or 404 (per route); someone else's path 403.
+ * contract implies: no valid token 401 (429 once the address has failed too
+ * often); past the caller's request limits 429; bad contract version 400; a
+ * path XUID that cannot be converted 403 or 404 (per route); someone else's
+ * path 403. Every authenticated request counts against its caller's limits,
+ * the refused ones too.
  */
 @Injectable()
 export class UserAuthGuard implements CanActivate {
   constructor(
     private readonly verifier: TokenVerifier,
     private readonly reflector: Reflector,
+    private readonly throttle: RequestThrottle,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const identity = await this.verifier.verify(tokenFromAuthorization(authorizationOf(request)));
+    let identity: UserIdentity;
+    try {
+      identity = await this.verifier.verify(tokenFromAuthorization(authorizationOf(request)));
+    } catch (error) {
+      if (error instanceof AppError && error.definition.status === 401) {
+        await this.throttle.countFailedAuthentication(request.ip);
+      }
+      throw error;
+    }
+    await this.throttle.countRequest(identity.xuid);
 
     const version = request.headers['x-xbl-contract-version'];
     if (version !== undefined && version !== '1') throw new AppError(ERRORS.UNSUPPORTED_CONTRACT_VERSION);

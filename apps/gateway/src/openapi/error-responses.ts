@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiResponse, HeaderObject } from '@nestjs/swagger';
 import { ErrorDefinition, ERRORS } from '@app/shared/errors';
-import { ref } from './schemas';
+import { ref, SchemaName } from './schemas';
 
 /** One documented error status of an operation: when it happens, and which errorCodes it carries. */
 export interface ErrorResponseDoc {
@@ -12,6 +12,10 @@ export interface ErrorResponseDoc {
   retryAfter?: string;
   /** The error shown as the example; the first of `errors` by default. */
   example?: ErrorDefinition;
+  /** The body's schema: ErrorResponse unless it carries more. */
+  schema?: SchemaName;
+  /** Fields the example carries besides the errorResponse's. */
+  exampleDetails?: Record<string, string | number>;
 }
 
 const RETRY_AFTER = (description: string): Record<string, HeaderObject> => ({
@@ -43,8 +47,8 @@ export const ApiErrorResponses = (docs: ErrorResponseDoc[]): MethodDecorator & C
         headers: doc.retryAfter ? RETRY_AFTER(doc.retryAfter) : undefined,
         content: {
           'application/json': {
-            schema: ref('ErrorResponse'),
-            example: { errorSource: shown.source, errorCode: shown.code, errorMessage: shown.message },
+            schema: ref(doc.schema ?? 'ErrorResponse'),
+            example: { errorSource: shown.source, errorCode: shown.code, errorMessage: shown.message, ...doc.exampleDetails },
           },
         },
       });
@@ -85,6 +89,28 @@ const DEPENDENCY_503: ErrorResponseDoc = {
 };
 
 const INBOX_PATH_404 = [ERRORS.INBOX_XUID_INVALID, ERRORS.ROUTE_NOT_FOUND];
+
+const THROTTLED_RETRY_AFTER = 'Whole seconds until the window that refused the request ends.';
+
+const USER_429: ErrorResponseDoc = {
+  status: 429,
+  when:
+    'Throttled: the caller passed their burst or sustain request limit (every request counts, refused ones too), or this address ' +
+    'failed authentication too often (a valid token still passes). `type` says which limit.',
+  errors: [ERRORS.REQUESTS_THROTTLED, ERRORS.AUTHENTICATION_THROTTLED],
+  retryAfter: THROTTLED_RETRY_AFTER,
+  schema: 'ThrottledResponse',
+  exampleDetails: { version: 1, type: 'burst', currentRequests: 61, maxRequests: 60, periodInSeconds: 15 },
+};
+
+const ADMIN_429: ErrorResponseDoc = {
+  status: 429,
+  when: 'This address presented a wrong admin token too often; the right one still passes.',
+  errors: [ERRORS.AUTHENTICATION_THROTTLED],
+  retryAfter: THROTTLED_RETRY_AFTER,
+  schema: 'ThrottledResponse',
+  exampleDetails: { version: 1, type: 'authentication', currentRequests: 31, maxRequests: 30, periodInSeconds: 60 },
+};
 
 const ADMIN_401: ErrorResponseDoc = {
   status: 401,
@@ -152,6 +178,7 @@ export const SEND_MESSAGE_ERRORS: ErrorResponseDoc[] = [
     when: 'The `Idempotency-Key` was used in the last 24 hours with a different body.',
     errors: [ERRORS.IDEMPOTENCY_KEY_REUSED],
   },
+  USER_429,
   INTERNAL_500,
   DEPENDENCY_503,
 ];
@@ -181,6 +208,7 @@ export const LIST_INBOX_ERRORS: ErrorResponseDoc[] = [
     when: '`skipItems` (within 0..100) is larger than the number of messages in the inbox.',
     errors: [ERRORS.SKIP_PAST_END],
   },
+  USER_429,
   INTERNAL_500,
   DEPENDENCY_503,
 ];
@@ -196,6 +224,7 @@ export const READ_MESSAGE_ERRORS: ErrorResponseDoc[] = [
       "inbox (including another user's message, a deleted one, an expired one).",
     errors: [...INBOX_PATH_404, ERRORS.MESSAGE_ID_INVALID, ERRORS.MESSAGE_NOT_FOUND],
   },
+  USER_429,
   INTERNAL_500,
   DEPENDENCY_503,
 ];
@@ -209,6 +238,7 @@ export const DELETE_MESSAGE_ERRORS: ErrorResponseDoc[] = [
     when: 'No valid XUID in the path, or the message id is malformed. A well-formed id of a missing message is 204.',
     errors: [...INBOX_PATH_404, ERRORS.MESSAGE_ID_INVALID],
   },
+  USER_429,
   INTERNAL_500,
   DEPENDENCY_503,
 ];
@@ -217,6 +247,7 @@ export const GET_USER_ERRORS: ErrorResponseDoc[] = [
   { status: 400, when: 'The XUID in the path cannot be converted.', errors: [ADMIN_XUID_400] },
   ADMIN_401,
   { status: 404, when: 'No user has this XUID.', errors: [ERRORS.USER_NOT_FOUND] },
+  ADMIN_429,
   INTERNAL_500,
   DEPENDENCY_503,
 ];
@@ -234,6 +265,7 @@ export const UPSERT_USER_ERRORS: ErrorResponseDoc[] = [
     errors: [ERRORS.GAMERTAG_TAKEN],
   },
   { status: 413, when: 'The body is larger than 64 KiB.', errors: [ERRORS.PAYLOAD_TOO_LARGE] },
+  ADMIN_429,
   INTERNAL_500,
   DEPENDENCY_503,
 ];
@@ -246,6 +278,7 @@ export const ADD_RELATION_ERRORS: ErrorResponseDoc[] = [
   },
   ADMIN_401,
   { status: 404, when: 'Either user does not exist.', errors: [ERRORS.USER_NOT_FOUND] },
+  ADMIN_429,
   INTERNAL_500,
   DEPENDENCY_503,
 ];
@@ -253,6 +286,7 @@ export const ADD_RELATION_ERRORS: ErrorResponseDoc[] = [
 export const REMOVE_RELATION_ERRORS: ErrorResponseDoc[] = [
   { status: 400, when: 'A path XUID cannot be converted.', errors: [ADMIN_XUID_400] },
   ADMIN_401,
+  ADMIN_429,
   INTERNAL_500,
   DEPENDENCY_503,
 ];

@@ -27,6 +27,7 @@ export const SCHEMA = {
   UpsertUserRequest: 'UpsertUserRequest',
   User: 'User',
   UserDetail: 'UserDetail',
+  ThrottledResponse: 'ThrottledResponse',
 } as const;
 
 export type SchemaName = keyof typeof SCHEMA;
@@ -110,6 +111,30 @@ export const SCHEMAS: Record<SchemaName, SchemaObject> = {
         example: 'skipItems is 7, larger than the 5 messages in the inbox.',
       },
     },
+  },
+
+  ThrottledResponse: {
+    description:
+      'A 429: the errorResponse, plus the figures of the limit that refused the request (docs/api.md, Request throttling).',
+    allOf: [
+      { $ref: '#/components/schemas/ErrorResponse' },
+      {
+        type: 'object',
+        required: ['version', 'type', 'currentRequests', 'maxRequests', 'periodInSeconds'],
+        properties: {
+          version: { type: 'integer', enum: [1], description: 'The version of this body.' },
+          type: {
+            type: 'string',
+            enum: ['burst', 'sustain', 'authentication'],
+            description:
+              "Which limit: the caller's burst or sustain window, or failed authentications from the client address.",
+          },
+          currentRequests: { type: 'integer', description: 'Requests counted in the window, this one included.', example: 61 },
+          maxRequests: { type: 'integer', description: 'The limit of the window.', example: 60 },
+          periodInSeconds: { type: 'integer', description: 'The length of the window.', example: 15 },
+        },
+      },
+    ],
   },
 
   Xuid: {

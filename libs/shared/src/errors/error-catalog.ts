@@ -27,6 +27,12 @@ export const ERRORS = {
   NOT_READY: define(1008, 503, 'gateway', 'The service is not ready.'),
   HEADERS_TOO_LARGE: define(1009, 431, 'gateway', 'The request line and headers are larger than 16 KiB.'),
   EXPECTATION_FAILED: define(1010, 417, 'gateway', 'The only Expect this service meets is "100-continue".'),
+  REQUESTS_THROTTLED: define(
+    1011,
+    429,
+    'gateway',
+    'Too many requests from this user; wait the seconds in Retry-After before the next one.',
+  ),
 
   TOKEN_MISSING: define(2001, 401, 'auth', 'An Authorization header is required.'),
   AUTHORIZATION_MALFORMED: define(
@@ -38,6 +44,12 @@ export const ERRORS = {
   TOKEN_INVALID: define(2003, 401, 'auth', 'The token is not a valid signed token.'),
   TOKEN_EXPIRED: define(2004, 401, 'auth', 'The token has expired.'),
   TOKEN_CLAIMS_INVALID: define(2005, 401, 'auth', 'The token claims are not acceptable.'),
+  AUTHENTICATION_THROTTLED: define(
+    2006,
+    429,
+    'auth',
+    'Too many failed authentications from this address; wait the seconds in Retry-After.',
+  ),
   FORBIDDEN_USER: define(2101, 403, 'auth', 'The token does not belong to the user in the path.'),
   NOT_GOLD: define(2102, 403, 'auth', 'Sending messages requires a gold subscription.'),
   ADMIN_UNAUTHORIZED: define(2201, 401, 'admin', 'A valid admin bearer token is required.'),

@@ -9,7 +9,7 @@ export const DEPENDENCY_RETRY_AFTER_SECONDS = 1;
 
 export interface RenderedError {
   status: number;
-  body: ErrorResponse;
+  body: ErrorResponse & Record<string, unknown>;
   retryAfterSeconds?: number;
 }
 
@@ -30,7 +30,9 @@ const FASTIFY_ERRORS: Record<string, ErrorDefinition> = {
  */
 export function renderError(exception: unknown, logger: Logger): RenderedError {
   if (exception instanceof AppError) {
-    return render(exception.definition, exception.message, exception.retryAfterSeconds);
+    const rendered = render(exception.definition, exception.message, exception.retryAfterSeconds);
+    if (exception.details) rendered.body = { ...rendered.body, ...exception.details };
+    return rendered;
   }
   const fastifyCode = (exception as { code?: unknown })?.code;
   if (typeof fastifyCode === 'string' && FASTIFY_ERRORS[fastifyCode]) {

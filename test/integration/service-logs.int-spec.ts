@@ -64,6 +64,25 @@ describe('service log lines', () => {
     expect(lines.map((line) => line.msg)).toContain('quota stopped on SIGTERM');
   });
 
+  it('should keep the last request line and the stop line in development mode, whose logs go through a worker', async () => {
+    const gateway = await spawnService('gateway', { LOG_LEVEL: 'info', NODE_ENV: 'development', QUOTA_PORT: await freePort() });
+    try {
+      await alive(gateway);
+      const xuid = uniqueXuid();
+      const response = await fetch(`${gateway.url}/users/xuid(${xuid})/inbox`, {
+        headers: { ...(await bearer(xuid)), 'x-request-id': 'last-before-stop' },
+      });
+      expect(response.status).toBe(200);
+    } finally {
+      gateway.signal('SIGTERM');
+    }
+
+    expect(await gateway.exited).toMatchObject({ code: 0, signal: null });
+    // pino-pretty's single-line form: "[time] INFO (gateway/pid): message {fields}".
+    expect(gateway.stdout()).toMatch(/INFO \(gateway\/\d+\): request completed .*"id":"last-before-stop"/);
+    expect(gateway.stdout()).toMatch(/INFO \(gateway\/\d+\): gateway stopped on SIGTERM/);
+  });
+
   it('should log a Postgres outage as one warn line naming the cause, with no stack', async () => {
     const database = new URL(testDatabaseUrl());
     const proxy = await new TcpProxy(database.hostname, Number(database.port || 5432)).start();

@@ -28,7 +28,11 @@ describe('renderError', () => {
       renderError(Object.assign(new Error('x'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }), logger),
     ).toEqual({
       status: 400,
-      body: { errorSource: 'gateway', errorCode: 1003, errorMessage: 'Content-Type must be application/json.' },
+      body: {
+        errorSource: 'gateway',
+        errorCode: 1003,
+        errorMessage: 'Content-Type must be application/json (parameters such as charset=utf-8 are allowed).',
+      },
       retryAfterSeconds: undefined,
     });
   });

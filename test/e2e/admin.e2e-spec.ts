@@ -5,6 +5,10 @@ import { startStack } from '../setup/services';
 import { testDatabaseUrl } from '../setup/test-env';
 
 const JSON_HEADERS = { ...ADMIN_HEADERS, 'content-type': 'application/json' };
+const GAMERTAG_RULE =
+  'Invalid request: gamertag must be a string of 1 to 15 letters and digits, with single spaces only between them.';
+const OBJECT_BODY =
+  'Invalid request: the body must be a JSON object like {"gamertag":"GoTeamEmily","communication":"everyone"}.';
 
 describe('admin API', () => {
   let stack: Awaited<ReturnType<typeof startStack>>;
@@ -18,7 +22,11 @@ describe('admin API', () => {
   async function expectError(response: Response, status: number, errorCode: number, errorMessage: string | RegExp) {
     expect(response.status).toBe(status);
     const body = await response.json();
-    expect(body).toEqual({ errorSource: 'admin', errorCode, errorMessage: expect.stringMatching(errorMessage) });
+    expect(body).toEqual({
+      errorSource: 'admin',
+      errorCode,
+      errorMessage: typeof errorMessage === 'string' ? errorMessage : expect.stringMatching(errorMessage),
+    });
   }
 
   beforeAll(async () => {
@@ -85,7 +93,7 @@ describe('admin API', () => {
           await put(`/admin/users/${xuid}`, { gamertag: variant }),
           409,
           7002,
-          `The gamertag "${variant}" belongs to another user.`,
+          `The gamertag "${variant}" belongs to another user; choose another.`,
         );
       }
       expect(await db.query('SELECT 1 FROM users WHERE xuid = $1', [xuid])).toEqual([]);
@@ -99,17 +107,17 @@ describe('admin API', () => {
     });
 
     it.each([
-      ['missing gamertag', {}, /gamertag must be a string of 1\.\.15/],
-      ['numeric gamertag', { gamertag: 12 }, /gamertag must be/],
-      ['16-character gamertag', { gamertag: 'a'.repeat(16) }, /gamertag must be/],
-      ['punctuation', { gamertag: 'bad_tag!' }, /gamertag must be/],
+      ['missing gamertag', {}, GAMERTAG_RULE],
+      ['numeric gamertag', { gamertag: 12 }, GAMERTAG_RULE],
+      ['16-character gamertag', { gamertag: 'a'.repeat(16) }, GAMERTAG_RULE],
+      ['punctuation', { gamertag: 'bad_tag!' }, GAMERTAG_RULE],
       [
         'unknown communication',
         { gamertag: 'Fine', communication: 'nobody' },
-        /communication must be one of: everyone, friends, blocked/,
+        'Invalid request: communication must be one of: everyone, friends, blocked, or be left out.',
       ],
-      ['array body', [1], /the body must be a JSON object/],
-      ['string body', 'x', /the body must be a JSON object/],
+      ['array body', [1], OBJECT_BODY],
+      ['string body', 'x', OBJECT_BODY],
     ])('should answer 400 for %s', async (_, body, message) => {
       await expectError(await put(`/admin/users/${uniqueXuid()}`, body), 400, 7001, message);
     });
@@ -117,9 +125,32 @@ describe('admin API', () => {
     it.each(['0', '18446744073709551616', '-1', '1.5', '1e3', 'abc', 'xuid()'])(
       'should answer 400 for the path XUID %s',
       async (xuid) => {
-        await expectError(await put(`/admin/users/${xuid}`, { gamertag: 'Fine' }), 400, 7004, /is not an XUID/);
+        await expectError(
+          await put(`/admin/users/${xuid}`, { gamertag: 'Fine' }),
+          400,
+          7004,
+          `The XUID in the path segment "${xuid}" cannot be converted: use decimal digits for a value from 1 to ` +
+            '18446744073709551615 (leading zeros are accepted), plain or as xuid(<digits>).',
+        );
       },
     );
+
+    it('should echo at most 40 characters of a bad path segment, with controls escaped', async () => {
+      const rule =
+        'cannot be converted: use decimal digits for a value from 1 to 18446744073709551615 (leading zeros are accepted), plain or as xuid(<digits>).';
+      await expectError(
+        await put(`/admin/users/${'7'.repeat(50)}`, { gamertag: 'Fine' }),
+        400,
+        7004,
+        `The XUID in the path segment "${'7'.repeat(40)}..." ${rule}`,
+      );
+      await expectError(
+        await put('/admin/users/12%0A34', { gamertag: 'Fine' }),
+        400,
+        7004,
+        `The XUID in the path segment "12\\u000a34" ${rule}`,
+      );
+    });
   });
 
   describe('authentication', () => {
@@ -129,7 +160,7 @@ describe('admin API', () => {
       ['a user token scheme', { authorization: 'XBL3.0 x=1;development-admin-token' }],
     ])('should answer 401 with %s', async (_, headers) => {
       const response = await fetch(`${adminUrl}/admin/users/${uniqueXuid()}`, { headers });
-      await expectError(response, 401, 2201, 'A valid admin bearer token is required.');
+      await expectError(response, 401, 2201, 'A valid admin token is required: send "Authorization: Bearer <admin token>".');
     });
   });
 
@@ -188,21 +219,40 @@ describe('admin API', () => {
       expect(await db.query('SELECT 1 FROM blocks WHERE owner_xuid = $1', [owner.xuid])).toEqual([]);
     });
 
-    it('should answer 404 when either user does not exist', async () => {
+    it.each(['friends', 'blocks'])('should answer 404 naming which of the two %s users does not exist', async (kind) => {
       const known = await createUser(adminUrl);
       const unknown = uniqueXuid();
-      for (const path of [
-        `${known.xuid}/friends/${unknown}`,
-        `${unknown}/friends/${known.xuid}`,
-        `${known.xuid}/blocks/${unknown}`,
-      ]) {
-        await expectError(await put(`/admin/users/${path}`, undefined, ADMIN_HEADERS), 404, 7003, 'Both users must exist.');
-      }
+      const other = uniqueXuid();
+      const refused = async (path: string) => put(`/admin/users/${path}`, undefined, ADMIN_HEADERS);
+
+      await expectError(
+        await refused(`${known.xuid}/${kind}/${unknown}`),
+        404,
+        7003,
+        `No user has XUID ${unknown}, the second XUID in the path; create it with PUT /admin/users/${unknown} first.`,
+      );
+      await expectError(
+        await refused(`${unknown}/${kind}/${known.xuid}`),
+        404,
+        7003,
+        `No user has XUID ${unknown}, the first XUID in the path; create it with PUT /admin/users/${unknown} first.`,
+      );
+      await expectError(
+        await refused(`${unknown}/${kind}/${other}`),
+        404,
+        7003,
+        `No user has XUID ${unknown} (the first XUID in the path) or XUID ${other} (the second XUID in the path); ` +
+          'create both with PUT /admin/users/{xuid} first.',
+      );
+    });
+
+    it('should answer 404 naming the XUID when reading a user who does not exist', async () => {
+      const unknown = uniqueXuid();
       await expectError(
         await fetch(`${adminUrl}/admin/users/${unknown}`, { headers: ADMIN_HEADERS }),
         404,
         7003,
-        `No user has XUID ${unknown}.`,
+        `No user has XUID ${unknown}; create it with PUT /admin/users/${unknown}.`,
       );
     });
 
@@ -212,13 +262,13 @@ describe('admin API', () => {
         await put(`/admin/users/${user.xuid}/friends/${user.xuid}`, undefined, ADMIN_HEADERS),
         400,
         7001,
-        /cannot befriend themself/,
+        'Invalid request: a user cannot befriend themself; name two different users.',
       );
       await expectError(
         await put(`/admin/users/${user.xuid}/blocks/${user.xuid}`, undefined, ADMIN_HEADERS),
         400,
         7001,
-        /cannot block themself/,
+        'Invalid request: a user cannot block themself; name two different users.',
       );
     });
   });

@@ -9,7 +9,7 @@ import { DeliveryRows, sendAll } from '../factories/delivery.factory';
 import { DeliveredMessage, expectedItem, inboxPath, request } from '../factories/inbox.factory';
 import { bearer, createUser, TestUser } from '../factories/users.factory';
 import { deleteRedisKeys, privateRedisPrefix } from '../setup/redis-namespace';
-import { RunningQuota, RunningService, startDelivery, startGateway, startQuota } from '../setup/services';
+import { RunningGateway, RunningQuota, RunningService, startDelivery, startGateway, startQuota } from '../setup/services';
 import { testRedisUrl } from '../setup/test-env';
 
 const SHORT_TTL_SECONDS = 3;
@@ -25,7 +25,7 @@ describe('delivery: message expiry and purge', () => {
   const idlePrefix = privateRedisPrefix('expiry-idle');
   let quota: RunningQuota;
   let shortLived: RunningService;
-  let longLived: RunningService;
+  let longLived: RunningGateway;
   // Enqueues into a queue no worker reads, so its messages stay undelivered.
   let idle: RunningService;
   let worker: RunningService;
@@ -75,8 +75,8 @@ describe('delivery: message expiry and purge', () => {
   }
 
   it('should hide messages from the listing and total once they expire, and delete their rows with exact counters when the purge runs', async () => {
-    const sender = await createUser(longLived.url);
-    const recipient = await createUser(longLived.url);
+    const sender = await createUser(longLived.internalUrl);
+    const recipient = await createUser(longLived.internalUrl);
     const to = (texts: string[]) => texts.map((text) => ({ sender: sender.xuid, recipients: [recipient.xuid], text }));
     await sendAll(longLived.url, to(['stays 1', 'stays 2']), 1);
     await sendAll(shortLived.url, to(['goes 1', 'goes 2', 'goes 3']), 1);
@@ -139,8 +139,8 @@ describe('delivery: message expiry and purge', () => {
   });
 
   it('should purge while the delivery queue is paused: maintenance has a queue of its own', async () => {
-    const sender = await createUser(longLived.url);
-    const recipient = await createUser(longLived.url);
+    const sender = await createUser(longLived.internalUrl);
+    const recipient = await createUser(longLived.internalUrl);
     const deliveries = new Queue(DELIVERY_QUEUE, { connection: redisOptionsFromUrl(testRedisUrl()), prefix });
     await deliveries.pause();
     try {
@@ -164,8 +164,8 @@ describe('delivery: message expiry and purge', () => {
   });
 
   it('should write no entry when a message expired before it could be delivered', async () => {
-    const sender = await createUser(longLived.url);
-    const recipient = await createUser(longLived.url);
+    const sender = await createUser(longLived.internalUrl);
+    const recipient = await createUser(longLived.internalUrl);
     await sendAll(idle.url, [{ sender: sender.xuid, recipients: [recipient.xuid], text: 'too late' }], 1);
     const [id] = await rows.messageIdsOf([sender.xuid]);
     const release = await rows.shieldFromPurge([id]);

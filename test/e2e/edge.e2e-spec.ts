@@ -168,16 +168,42 @@ describe('the edge: every answer in the errorResponse shape', () => {
     expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
-  it('should refuse two Authorization headers with 401', async () => {
+  it('should refuse two Authorization headers with 401, saying it is given twice', async () => {
     const answers = await raw(
       url,
       `GET /users/xuid(${xuid})/inbox HTTP/1.1\r\nHost: x\r\nAuthorization: ${authorization}\r\nAuthorization: Bearer other\r\n\r\n`,
     );
 
-    expect(answers.map((answer) => answer.status)).toEqual([401]);
-    expect(answers[0].body).toMatchObject({
-      errorCode: expect.any(Number),
-      errorMessage: expect.stringMatching(/given twice/),
-    });
+    expect(answers.map((answer) => [answer.status, answer.body])).toEqual([
+      [401, error(ERRORS.AUTHORIZATION_MALFORMED, 'The Authorization header is given twice; send it once.')],
+    ]);
+  });
+
+  it('should refuse x-xbl-contract-version given twice with 400, saying so, even when both are 1', async () => {
+    const answers = await raw(
+      url,
+      `GET /users/xuid(${xuid})/inbox HTTP/1.1\r\nHost: x\r\nAuthorization: ${authorization}\r\n` +
+        'x-xbl-contract-version: 1\r\nX-XBL-Contract-Version: 1\r\n\r\n',
+    );
+
+    expect(answers.map((answer) => [answer.status, answer.body])).toEqual([
+      [400, error(ERRORS.UNSUPPORTED_CONTRACT_VERSION, 'x-xbl-contract-version is given twice; send it once, as 1.')],
+    ]);
+  });
+
+  it('should refuse an Idempotency-Key given twice with 400, saying so, and send nothing', async () => {
+    const body = JSON.stringify({ header: { recipients: [{ xuid }] }, messageText: 'twice' });
+    const answers = await raw(
+      url,
+      `POST /users/xuid(${xuid})/outbox HTTP/1.1\r\nHost: x\r\nAuthorization: ${authorization}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Idempotency-Key: first\r\nIdempotency-Key: second\r\n\r\n${body}`,
+    );
+
+    expect(answers.map((answer) => [answer.status, answer.body])).toEqual([
+      [400, error(ERRORS.IDEMPOTENCY_KEY_INVALID, 'The Idempotency-Key header is given twice; send it once.')],
+    ]);
+    const inbox = (await (await get(`/users/xuid(${xuid})/inbox`)).json()) as { pagingInfo: { totalItems: number } };
+    expect(inbox.pagingInfo.totalItems).toBe(0);
   });
 });

@@ -3,6 +3,9 @@ import { startGateway, startStack } from '../setup/services';
 import { TcpProxy } from '../setup/tcp-proxy';
 import { testDatabaseUrl } from '../setup/test-env';
 
+const NO_SUCH_RESOURCE =
+  'No such resource: check the method and the path (user routes are /users/xuid(<XUID>)/outbox and /users/xuid(<XUID>)/inbox).';
+
 /** Every error path, the framework's own included, answers the contract's errorResponse. */
 describe('errorResponse on every error path', () => {
   let stack: Awaited<ReturnType<typeof startStack>>;
@@ -34,16 +37,21 @@ describe('errorResponse on every error path', () => {
     });
 
   it('should answer 404 for an unknown route', async () => {
-    await expectErrorResponse(await fetch(`${url}/no/such/route`), 404, 1001, 'No such resource.');
+    await expectErrorResponse(await fetch(`${url}/no/such/route`), 404, 1001, NO_SUCH_RESOURCE);
   });
 
   it('should answer 404 for a method the route does not have', async () => {
-    await expectErrorResponse(await fetch(`${url}/healthz`, { method: 'DELETE' }), 404, 1001, 'No such resource.');
+    await expectErrorResponse(await fetch(`${url}/healthz`, { method: 'DELETE' }), 404, 1001, NO_SUCH_RESOURCE);
   });
 
   it('should answer 404 for a user path segment that is not xuid(...)', async () => {
     const headers = await bearer(uniqueXuid());
-    await expectErrorResponse(await fetch(`${url}/users/gt(Someone)/inbox`, { headers }), 404, 1001, 'No such resource.');
+    await expectErrorResponse(
+      await fetch(`${url}/users/gt(Someone)/inbox`, { headers }),
+      404,
+      1001,
+      'No such resource: the user segment "gt(Someone)" is not of the form xuid(<XUID>), as in /users/xuid(2533274790412952)/inbox.',
+    );
   });
 
   it('should answer 400 for a body that is not JSON', async () => {
@@ -61,7 +69,7 @@ describe('errorResponse on every error path', () => {
         await putUser(`{"gamertag":"${uniqueGamertag()}"}`, contentType),
         400,
         1003,
-        'Content-Type must be application/json.',
+        'Content-Type must be application/json (parameters such as charset=utf-8 are allowed).',
       );
     }
   });
@@ -80,7 +88,7 @@ describe('errorResponse on every error path', () => {
       await putUser(padded(64 * 1024 + 1), 'application/json'),
       413,
       1004,
-      'The request body is larger than 64 KiB.',
+      'The request body is larger than 64 KiB (65536 bytes); send a smaller body.',
     );
     expect((await putUser(padded(64 * 1024), 'application/json')).status).toBe(201);
   });

@@ -298,7 +298,7 @@ describe('GET /users/xuid({xuid})/inbox', () => {
       expect(response.status).toBe(416);
       expect(response.headers.get('cache-control')).toBe('no-store');
       expect(response.body).toEqual(
-        errorBody(ERRORS.SKIP_PAST_END, 'skipItems is 4, larger than the 3 messages in the inbox.'),
+        errorBody(ERRORS.SKIP_PAST_END, 'skipItems is 4, larger than the 3 messages in the inbox; use at most 3.'),
       );
     });
 
@@ -399,9 +399,13 @@ describe('GET /users/xuid({xuid})/inbox', () => {
       const tokens = await list(uniqueXuid(), '?continuationToken=a&continuationToken=b');
 
       expect(response.status).toBe(400);
-      expect(response.body).toEqual(errorBody(ERRORS.INBOX_PARAMETER_INVALID, 'maxItems must be given at most once.'));
+      expect(response.body).toEqual(
+        errorBody(ERRORS.INBOX_PARAMETER_INVALID, 'maxItems is given more than once; give it once.'),
+      );
       expect(tokens.status).toBe(400);
-      expect(tokens.body).toEqual(errorBody(ERRORS.INBOX_PARAMETER_INVALID, 'continuationToken must be given at most once.'));
+      expect(tokens.body).toEqual(
+        errorBody(ERRORS.INBOX_PARAMETER_INVALID, 'continuationToken is given more than once; give it once.'),
+      );
     });
 
     it('should read decimal digits with leading zeros as the integer they spell', async () => {
@@ -473,7 +477,9 @@ describe('GET /users/xuid({xuid})/inbox', () => {
       const response = await list(owner, '', { ...(await bearer(owner)), 'x-xbl-contract-version': '2' });
 
       expect(response.status).toBe(400);
-      expect(response.body).toEqual(errorBody(ERRORS.UNSUPPORTED_CONTRACT_VERSION));
+      expect(response.body).toEqual(
+        errorBody(ERRORS.UNSUPPORTED_CONTRACT_VERSION, 'x-xbl-contract-version must be 1, or be left out; got "2".'),
+      );
     });
 
     it.each([
@@ -487,7 +493,13 @@ describe('GET /users/xuid({xuid})/inbox', () => {
 
       expect(response.status).toBe(404);
       expect(response.headers.get('cache-control')).toBe('no-store');
-      expect(response.body).toEqual(errorBody(ERRORS.INBOX_XUID_INVALID, ERRORS.INBOX_XUID_INVALID.message));
+      expect(response.body).toEqual(
+        errorBody(
+          ERRORS.INBOX_XUID_INVALID,
+          `The XUID in the path segment "${segment}" cannot be converted: use xuid(<XUID>), the XUID written as ` +
+            'decimal digits for a value from 1 to 18446744073709551615 (leading zeros are accepted).',
+        ),
+      );
     });
   });
 });

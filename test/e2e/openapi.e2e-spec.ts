@@ -364,7 +364,12 @@ describe('OpenAPI document and Swagger UI', () => {
       }
       const missing = await fetch(`${adminUrl}/docs/no-such-asset.js`);
       expect(missing.status).toBe(404);
-      expect(await missing.json()).toEqual({ errorSource: 'gateway', errorCode: 1001, errorMessage: 'No such resource.' });
+      expect(await missing.json()).toEqual({
+        errorSource: 'gateway',
+        errorCode: 1001,
+        errorMessage:
+          'No such resource: check the method and the path (user routes are /users/xuid(<XUID>)/outbox and /users/xuid(<XUID>)/inbox).',
+      });
     });
   });
 

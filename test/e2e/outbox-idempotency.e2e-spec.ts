@@ -84,7 +84,12 @@ describe('POST outbox with an Idempotency-Key', () => {
 
     expect({ status: reused.status, body: reused.body }).toEqual({
       status: 422,
-      body: { errorSource: 'outbox', errorCode: 4010, errorMessage: 'This Idempotency-Key was used with a different request.' },
+      body: {
+        errorSource: 'outbox',
+        errorCode: 4010,
+        errorMessage:
+          'This Idempotency-Key was used in the last 24 hours with a different request; use a new key for a new request.',
+      },
     });
     expect((await rows.messagesOf(sender.xuid)).map((message) => message.text)).toEqual(['first']);
     expect(await quota.usage(sender.xuid)).toEqual({ messages: 1, recipients: 1, strangers: 1 });
@@ -112,11 +117,11 @@ describe('POST outbox with an Idempotency-Key', () => {
   });
 
   it.each([
-    ['256 characters', 'k'.repeat(256)],
-    ['an inner space', 'two words'],
-    ['a non-ASCII character', 'clé'],
-    ['a control character', 'tab\there'],
-  ])('should answer 400 when the key has %s', async (_, key) => {
+    ['256 characters', 'k'.repeat(256), 'it has 256 characters'],
+    ['an inner space', 'two words', 'it has a space, a control or a non-ASCII character'],
+    ['a non-ASCII character', 'clé', 'it has a space, a control or a non-ASCII character'],
+    ['a control character', 'tab\there', 'it has a space, a control or a non-ASCII character'],
+  ])('should answer 400 when the key has %s', async (_, key, why) => {
     const sender = await createUser(adminUrl);
     const recipient = await createUser(adminUrl);
 
@@ -127,7 +132,7 @@ describe('POST outbox with an Idempotency-Key', () => {
       body: {
         errorSource: 'outbox',
         errorCode: 4009,
-        errorMessage: 'Idempotency-Key must be 1 to 255 visible ASCII characters.',
+        errorMessage: `Idempotency-Key must be 1 to 255 visible ASCII characters (no spaces), such as a UUID; ${why}.`,
       },
     });
     expect(await rows.countOf(sender.xuid)).toBe(0);

@@ -26,6 +26,8 @@ import { testRedisUrl } from '../setup/test-env';
 const MESSAGE_TTL_SECONDS = 7200;
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 const sorted = (xuids: string[]): string[] => [...xuids].sort();
+const CONTENT_TYPE_MESSAGE = 'Content-Type must be application/json (parameters such as charset=utf-8 are allowed).';
+const GAMERTAG_RULE = 'a string of 1 to 15 letters and digits, with single spaces only between them';
 
 describe('POST /users/xuid({xuid})/outbox', () => {
   // A namespace of our own inside the run's: delivery workers other suites start
@@ -363,10 +365,30 @@ describe('POST /users/xuid({xuid})/outbox', () => {
 
     it.each<[string, () => string, number, string | RegExp]>([
       ['the body is not JSON', () => '{"header":', 1002, /^The request body is not valid JSON \(.+\)\.$/],
-      ['the body is a list', () => '[1]', 4001, 'The body must be a JSON object with "header" and "messageText".'],
-      ['the body is a string', () => '"text"', 4001, 'The body must be a JSON object with "header" and "messageText".'],
-      ['the body is null', () => 'null', 4001, 'The body must be a JSON object with "header" and "messageText".'],
-      ['header is missing', () => '{"messageText":"hi"}', 4001, 'The body must have a "header" object.'],
+      [
+        'the body is a list',
+        () => '[1]',
+        4001,
+        `The body must be a JSON object with a "header" object and "messageText", like {"header":{"recipients":[{"gamertag":"GoTeamEmily"}]},"messageText":"hi"}; it is a list.`,
+      ],
+      [
+        'the body is a string',
+        () => '"text"',
+        4001,
+        `The body must be a JSON object with a "header" object and "messageText", like {"header":{"recipients":[{"gamertag":"GoTeamEmily"}]},"messageText":"hi"}; it is a string.`,
+      ],
+      [
+        'the body is null',
+        () => 'null',
+        4001,
+        `The body must be a JSON object with a "header" object and "messageText", like {"header":{"recipients":[{"gamertag":"GoTeamEmily"}]},"messageText":"hi"}; it is null.`,
+      ],
+      [
+        'header is missing',
+        () => '{"messageText":"hi"}',
+        4001,
+        'The body must have a "header" object holding the recipients, like "header":{"recipients":[{"gamertag":"GoTeamEmily"}]}.',
+      ],
       [
         'recipients is missing',
         () => '{"header":{},"messageText":"hi"}',
@@ -395,91 +417,91 @@ describe('POST /users/xuid({xuid})/outbox', () => {
         'an entry is a string',
         () => JSON.stringify(sendBody([ok(), 'x' as unknown as Recipient])),
         4002,
-        'header.recipients[1] must be an object.',
+        'header.recipients[1] must be an object with one of "xuid" and "gamertag", like {"gamertag":"GoTeamEmily"}; it is a string.',
       ],
       [
         'an entry is null',
         () => JSON.stringify(sendBody([null as unknown as Recipient])),
         4002,
-        'header.recipients[0] must be an object.',
+        'header.recipients[0] must be an object with one of "xuid" and "gamertag", like {"gamertag":"GoTeamEmily"}; it is null.',
       ],
       [
         'an entry is a list',
         () => JSON.stringify(sendBody([[ok()] as unknown as Recipient])),
         4002,
-        'header.recipients[0] must be an object.',
+        'header.recipients[0] must be an object with one of "xuid" and "gamertag", like {"gamertag":"GoTeamEmily"}; it is a list.',
       ],
       [
         'an entry has both xuid and gamertag',
         () => JSON.stringify(sendBody([ok(), { xuid: recipient.xuid, gamertag: recipient.gamertag }])),
         4003,
-        'header.recipients[1] must have exactly one of "xuid" and "gamertag".',
+        'header.recipients[1] must have exactly one of "xuid" and "gamertag"; it has both.',
       ],
       [
         'an entry has neither xuid nor gamertag',
         () => JSON.stringify(sendBody([{ name: 'x' }])),
         4003,
-        'header.recipients[0] must have exactly one of "xuid" and "gamertag".',
+        'header.recipients[0] must have exactly one of "xuid" and "gamertag"; it has neither.',
       ],
       [
         'messageText is missing',
         () => JSON.stringify({ header: { recipients: [ok()] } }),
         4004,
-        'messageText is missing or not a string.',
+        'messageText is missing: send the text as a string of 1 to 250 characters.',
       ],
       [
         'messageText is a number',
         () => `{"header":{"recipients":[{"xuid":"${recipient.xuid}"}]},"messageText":42}`,
         4004,
-        'messageText is missing or not a string.',
+        'messageText must be a string of 1 to 250 characters; it is a number.',
       ],
       [
         'messageText is null',
         () => JSON.stringify({ header: { recipients: [ok()] }, messageText: null }),
         4004,
-        'messageText is missing or not a string.',
+        'messageText must be a string of 1 to 250 characters; it is null.',
       ],
       [
         'messageText is empty',
         () => JSON.stringify(sendBody([ok()], '')),
         4004,
-        'messageText must be 1 to 250 characters; it has 0.',
+        'messageText must be 1 to 250 characters, counted in Unicode code points (an emoji is one); it has 0.',
       ],
       [
         'messageText has 251 characters',
         () => JSON.stringify(sendBody([ok()], 'a'.repeat(251))),
         4004,
-        'messageText must be 1 to 250 characters; it has 251.',
+        'messageText must be 1 to 250 characters, counted in Unicode code points (an emoji is one); it has 251.',
       ],
       [
         'messageText has 251 emoji',
         () => JSON.stringify(sendBody([ok()], '😀'.repeat(251))),
         4004,
-        'messageText must be 1 to 250 characters; it has 251.',
+        'messageText must be 1 to 250 characters, counted in Unicode code points (an emoji is one); it has 251.',
       ],
       [
         'messageText has an unpaired high surrogate',
         () => `{"header":{"recipients":[{"xuid":"${recipient.xuid}"}]},"messageText":"a\\ud800b"}`,
         4004,
-        'messageText is not valid Unicode (it has an unpaired surrogate).',
+        'messageText is not valid Unicode: it has an unpaired surrogate (half of a UTF-16 pair); send whole characters.',
       ],
       [
         'messageText has an unpaired low surrogate',
         () => `{"header":{"recipients":[{"xuid":"${recipient.xuid}"}]},"messageText":"\\udc00"}`,
         4004,
-        'messageText is not valid Unicode (it has an unpaired surrogate).',
+        'messageText is not valid Unicode: it has an unpaired surrogate (half of a UTF-16 pair); send whole characters.',
       ],
       [
         'messageText has a NUL character',
         () => JSON.stringify(sendBody([ok()], 'a\u0000b')),
         4004,
-        'messageText must not contain the NUL character (U+0000).',
+        'messageText must not contain the NUL character (U+0000); remove it.',
       ],
       [
         'a shape error comes with an unconvertible XUID and an invalid gamertag',
         () => JSON.stringify({ header: { recipients: [{ xuid: '-1' }, { gamertag: 'bad!tag' }] } }),
         4004,
-        'messageText is missing or not a string.',
+        'messageText is missing: send the text as a string of 1 to 250 characters.',
       ],
     ])('should answer 400 when %s', async (_, body, errorCode, errorMessage) => {
       const response = await postRaw(sender.xuid, body());
@@ -490,7 +512,7 @@ describe('POST /users/xuid({xuid})/outbox', () => {
       const body = JSON.stringify(sendBody([ok()]));
       for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/jsonp']) {
         const response = await postRaw(sender.xuid, body, { 'content-type': type });
-        expectError(response, 400, 'gateway', 1003, 'Content-Type must be application/json.');
+        expectError(response, 400, 'gateway', 1003, CONTENT_TYPE_MESSAGE);
       }
     });
 
@@ -504,18 +526,24 @@ describe('POST /users/xuid({xuid})/outbox', () => {
           ...(await bearer(sender.xuid)),
         },
       );
-      expectError(response, 400, 'gateway', 1003, 'Content-Type must be application/json.');
+      expectError(response, 400, 'gateway', 1003, CONTENT_TYPE_MESSAGE);
     });
 
     it('should answer 400 when there is no body at all', async () => {
       const response = await postOutbox(url, outboxPath(sender.xuid), undefined, await bearer(sender.xuid));
-      expectError(response, 400, 'outbox', 4001, 'The body must be a JSON object with "header" and "messageText".');
+      expectError(
+        response,
+        400,
+        'outbox',
+        4001,
+        `The body must be a JSON object with a "header" object and "messageText", like {"header":{"recipients":[{"gamertag":"GoTeamEmily"}]},"messageText":"hi"}.`,
+      );
     });
 
     it('should answer 400 when x-xbl-contract-version is not 1', async () => {
       for (const version of ['2', '0', 'v1', '']) {
         const response = await postRaw(sender.xuid, JSON.stringify(sendBody([ok()])), { 'x-xbl-contract-version': version });
-        expectError(response, 400, 'gateway', 1005, 'x-xbl-contract-version must be 1.');
+        expectError(response, 400, 'gateway', 1005, `x-xbl-contract-version must be 1, or be left out; got "${version}".`);
       }
     });
   });
@@ -530,7 +558,7 @@ describe('POST /users/xuid({xuid})/outbox', () => {
         401,
         'auth',
         2001,
-        'An Authorization header is required.',
+        'An Authorization header is required: "XBL3.0 x=<userhash>;<token>" or "Bearer <token>".',
       );
       expectError(
         await postOutbox(url, outboxPath(sender.xuid), body, { ...json, authorization: 'Bearer not.a.jwt' }),
@@ -552,7 +580,13 @@ describe('POST /users/xuid({xuid})/outbox', () => {
         JSON.stringify(sendBody([{ xuid: other.xuid }])),
         headers,
       );
-      expectError(response, 403, 'auth', 2101, 'The token does not belong to the user in the path.');
+      expectError(
+        response,
+        403,
+        'auth',
+        2101,
+        'The token belongs to another user than the XUID in the path; use the XUID of the token\'s "xid" claim.',
+      );
       await expectNothingKept(sender.xuid);
       await expectNothingKept(other.xuid);
     });
@@ -571,7 +605,13 @@ describe('POST /users/xuid({xuid})/outbox', () => {
         JSON.stringify(sendBody([{ xuid: sender.xuid }])),
         headers,
       );
-      expectError(response, 403, 'auth', 2102, 'Sending messages requires a gold subscription.');
+      expectError(
+        response,
+        403,
+        'auth',
+        2102,
+        'Sending messages requires a gold subscription: the token\'s "tier" claim must be "gold".',
+      );
       await expectNothingKept(sender.xuid);
     });
 
@@ -586,7 +626,13 @@ describe('POST /users/xuid({xuid})/outbox', () => {
           JSON.stringify(sendBody([{ xuid: caller }])),
           headers,
         );
-        expectError(response, 403, 'outbox', 3001, 'The XUID in the path cannot be converted.');
+        expectError(
+          response,
+          403,
+          'outbox',
+          3001,
+          `The XUID in the path segment "xuid(${pathXuid})" cannot be converted: use xuid(<XUID>), the XUID written as decimal digits for a value from 1 to 18446744073709551615 (leading zeros are accepted).`,
+        );
       },
     );
 
@@ -611,7 +657,13 @@ describe('POST /users/xuid({xuid})/outbox', () => {
       const friend = await createUser(adminUrl);
       const body = `{"header":{"recipients":[{"xuid":"${friend.xuid}"},{"xuid":${written}}]},"messageText":"hi"}`;
       const response = await postRaw(sender.xuid, body);
-      expectError(response, 403, 'outbox', 4005, 'header.recipients[1].xuid cannot be converted to an XUID.');
+      expectError(
+        response,
+        403,
+        'outbox',
+        4005,
+        'header.recipients[1].xuid cannot be converted to an XUID: use decimal digits for a value from 1 to 18446744073709551615 (leading zeros are accepted), as a JSON string or number.',
+      );
       await expectNothingKept(sender.xuid);
     });
   });
@@ -626,14 +678,26 @@ describe('POST /users/xuid({xuid})/outbox', () => {
     ])('should answer 404 when a gamertag %s', async (_, gamertag) => {
       const sender = await createUser(adminUrl);
       const response = await send(url, sender.xuid, [{ xuid: sender.xuid }, { gamertag }]);
-      expectError(response, 404, 'outbox', 4006, 'header.recipients[1].gamertag is not a valid gamertag.');
+      expectError(
+        response,
+        404,
+        'outbox',
+        4006,
+        `header.recipients[1].gamertag is not a valid gamertag: it must be ${GAMERTAG_RULE}.`,
+      );
       await expectNothingKept(sender.xuid);
     });
 
     it('should answer 404 when a gamertag is not a string', async () => {
       const sender = await createUser(adminUrl);
       const response = await postRaw(sender.xuid, '{"header":{"recipients":[{"gamertag":12345}]},"messageText":"hi"}');
-      expectError(response, 404, 'outbox', 4006, 'header.recipients[0].gamertag is not a valid gamertag.');
+      expectError(
+        response,
+        404,
+        'outbox',
+        4006,
+        `header.recipients[0].gamertag is not a valid gamertag: it must be ${GAMERTAG_RULE}.`,
+      );
     });
 
     it('should answer 404 naming the gamertag when no user has it', async () => {
@@ -667,7 +731,7 @@ describe('POST /users/xuid({xuid})/outbox', () => {
       const body = padTo(64 * 1024 + 1, { header: { recipients: [{ xuid: sender.xuid }] }, messageText: 'big body' });
       expect(Buffer.byteLength(body)).toBe(65537);
       const response = await postRaw(sender.xuid, body);
-      expectError(response, 413, 'gateway', 1004, 'The request body is larger than 64 KiB.');
+      expectError(response, 413, 'gateway', 1004, 'The request body is larger than 64 KiB (65536 bytes); send a smaller body.');
       await expectNothingKept(sender.xuid);
     });
   });

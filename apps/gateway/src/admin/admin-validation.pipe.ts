@@ -15,7 +15,7 @@ export class AdminValidationPipe extends ValidationPipe {
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type === 'body' && (typeof value !== 'object' || value === null || Array.isArray(value))) {
-      throw new AppError(ERRORS.ADMIN_VALIDATION, 'Invalid request: the body must be a JSON object.');
+      throw new AppError(ERRORS.ADMIN_VALIDATION);
     }
     return super.transform(value, metadata);
   }

@@ -1,6 +1,6 @@
 import { Injectable, PipeTransform } from '@nestjs/common';
-import { AppError, ERRORS } from '@app/shared/errors';
-import { parseXuid, Xuid } from '@app/shared/xuid';
+import { AppError, ERRORS, quotedValue } from '@app/shared/errors';
+import { parseXuid, Xuid, XUID_RULE } from '@app/shared/xuid';
 
 const WRAPPED = /^xuid\((.*)\)$/;
 
@@ -12,7 +12,8 @@ export class AdminXuidPipe implements PipeTransform<string, Xuid> {
     if (xuid === null) {
       throw new AppError(
         ERRORS.ADMIN_XUID_INVALID,
-        `"${segment.slice(0, 40)}" is not an XUID: expected decimal digits for 1..18446744073709551615.`,
+        `The XUID in the path segment ${quotedValue(segment, 40)} cannot be converted: ` +
+          `use ${XUID_RULE}, plain or as xuid(<digits>).`,
       );
     }
     return xuid;

@@ -1,5 +1,5 @@
 import { AppError, ERRORS } from '@app/shared/errors';
-import { tokenFromAuthorization } from './authorization-header';
+import { authorizationOf, tokenFromAuthorization } from './authorization-header';
 
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJ4aWQiOiIxIn0.c2lnbmF0dXJl';
 
@@ -50,7 +50,27 @@ describe('tokenFromAuthorization', () => {
     expect(errorOf(header).definition).toBe(ERRORS.AUTHORIZATION_MALFORMED);
   });
 
-  it('should throw AUTHORIZATION_MALFORMED when the header arrives as an array', () => {
-    expect(errorOf([`Bearer ${JWT}`, `Bearer ${JWT}`]).definition).toBe(ERRORS.AUTHORIZATION_MALFORMED);
+  it('should throw AUTHORIZATION_MALFORMED saying "given twice" when the header arrives as an array', () => {
+    const error = errorOf([`Bearer ${JWT}`, `Bearer ${JWT}`]);
+    expect([error.definition, error.message]).toEqual([
+      ERRORS.AUTHORIZATION_MALFORMED,
+      'The Authorization header is given twice; send it once.',
+    ]);
+  });
+});
+
+describe('authorizationOf', () => {
+  const request = (rawHeaders: string[]) => ({
+    headers: { authorization: rawHeaders[1] },
+    raw: { rawHeaders },
+  });
+
+  it('should return the one Authorization header, whatever the case of its name', () => {
+    expect(authorizationOf(request(['AUTHORIZATION', `Bearer ${JWT}`, 'Host', 'x']))).toBe(`Bearer ${JWT}`);
+  });
+
+  it('should refuse an Authorization header given twice, saying so', () => {
+    const twice = request(['Authorization', `Bearer ${JWT}`, 'authorization', 'Bearer other']);
+    expect(() => authorizationOf(twice)).toThrow('The Authorization header is given twice; send it once.');
   });
 });

@@ -1,4 +1,5 @@
 import { AppError, ERRORS } from '@app/shared/errors';
+import { headerValues } from '../http/raw-headers';
 
 const XBL3 = /^XBL3\.0 x=[^;]*;(\S+)$/i;
 const BEARER = /^Bearer +(\S+)$/i;
@@ -12,16 +13,12 @@ export function authorizationOf(request: {
   headers: { authorization?: string };
   raw: { rawHeaders: string[] };
 }): string | undefined {
-  const { rawHeaders } = request.raw;
-  let seen = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i].length === 13 && rawHeaders[i].toLowerCase() === 'authorization') seen++;
-  }
-  if (seen > 1) {
-    throw new AppError(ERRORS.AUTHORIZATION_MALFORMED, 'The Authorization header is given twice; send it once.');
-  }
+  if (headerValues(request.raw.rawHeaders, 'authorization').length > 1) throw givenTwice();
   return request.headers.authorization;
 }
+
+const givenTwice = (): AppError =>
+  new AppError(ERRORS.AUTHORIZATION_MALFORMED, 'The Authorization header is given twice; send it once.');
 
 /**
  * The JWT from `Authorization: XBL3.0 x=<userhash>;<token>` or
@@ -30,7 +27,7 @@ export function authorizationOf(request: {
  */
 export function tokenFromAuthorization(header: string | string[] | undefined): string {
   if (header === undefined || header === '') throw new AppError(ERRORS.TOKEN_MISSING);
-  if (Array.isArray(header)) throw new AppError(ERRORS.AUTHORIZATION_MALFORMED);
+  if (Array.isArray(header)) throw givenTwice();
   const match = XBL3.exec(header.trim()) ?? BEARER.exec(header.trim());
   if (!match) throw new AppError(ERRORS.AUTHORIZATION_MALFORMED);
   return match[1];

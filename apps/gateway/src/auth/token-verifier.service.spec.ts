@@ -154,6 +154,10 @@ describe('TokenVerifier with an HS256 secret', () => {
     const token = `${head}.${createHmac('sha256', SECRET).update(head).digest('base64url')}`;
 
     await expectRefused(verifier.verify(token), ERRORS.TOKEN_CLAIMS_INVALID);
+    expect(((await rejectionOf(verifier.verify(token))) as Error).message).toBe(
+      'The token claim "xid" must be a JSON string of decimal digits for a value from 1 to 18446744073709551615 ' +
+        '(leading zeros are accepted); a JSON number is refused.',
+    );
   });
 
   it.each([[''], ['garbage'], ['a.b.c'], ['..'], ['eyJhbGciOiJIUzI1NiJ9..'], ['Bearer x.y.z']])(
@@ -241,6 +245,16 @@ describe('TokenVerifier with AUTH_ISSUER and AUTH_AUDIENCE', () => {
     const token = await signHs256({ xid: XUID, ...claims });
 
     await expectRefused(verifier.verify(token), ERRORS.TOKEN_CLAIMS_INVALID);
+  });
+
+  it('should name the claim and what is wrong with it in the message', async () => {
+    const missing = await rejectionOf(verifier.verify(await signHs256({ xid: XUID, aud: AUDIENCE })));
+    const wrong = await rejectionOf(verifier.verify(await signHs256({ xid: XUID, iss: ISSUER, aud: 'someone-else' })));
+
+    expect([(missing as Error).message, (wrong as Error).message]).toEqual([
+      'The token claim "iss" is missing; it is required.',
+      'The token claim "aud" is not acceptable (unexpected "aud" claim value).',
+    ]);
   });
 });
 

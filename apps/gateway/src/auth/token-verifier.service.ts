@@ -4,7 +4,7 @@ import { createRemoteJWKSet, errors, JWTPayload, jwtVerify, JWTVerifyGetKey } fr
 import { isPossibleGamertag } from '@app/shared/directory/gamertag';
 import { AppError, ERRORS } from '@app/shared/errors';
 import { SubscriptionTier, UserIdentity } from '@app/shared/tokens';
-import { parseXuid } from '@app/shared/xuid';
+import { parseXuid, XUID_RULE } from '@app/shared/xuid';
 import { GatewayConfig } from '../gateway.config';
 
 type VerificationKey = KeyObject | JWTVerifyGetKey;
@@ -79,7 +79,7 @@ export class TokenVerifier {
     if (xuid === null) {
       throw new AppError(
         ERRORS.TOKEN_CLAIMS_INVALID,
-        'The token claim "xid" must be a string of decimal digits naming a valid XUID.',
+        `The token claim "xid" must be a JSON string of ${XUID_RULE}; a JSON number is refused.`,
       );
     }
     const identity: UserIdentity = {
@@ -114,7 +114,8 @@ function algorithmOf(key: KeyObject): string {
 function translate(error: unknown, fetchesKeys: boolean): unknown {
   if (error instanceof errors.JWTExpired) return new AppError(ERRORS.TOKEN_EXPIRED);
   if (error instanceof errors.JWTClaimValidationFailed) {
-    return new AppError(ERRORS.TOKEN_CLAIMS_INVALID, `The token claim "${error.claim}" is not acceptable: ${error.reason}.`);
+    const why = error.reason === 'missing' ? 'is missing; it is required' : `is not acceptable (${error.message})`;
+    return new AppError(ERRORS.TOKEN_CLAIMS_INVALID, `The token claim "${error.claim}" ${why}.`);
   }
   if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) {
     return new AppError(ERRORS.DEPENDENCY_UNAVAILABLE, 'The token signing keys cannot be fetched; retry later.', 1);

@@ -1,16 +1,18 @@
 import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import { AppError, ErrorDefinition, ERRORS } from '@app/shared/errors';
+import { AppError, ErrorDefinition, ERRORS, quotedValue } from '@app/shared/errors';
 import { UserIdentity } from '@app/shared/tokens';
 import { authorizationOf, tokenFromAuthorization } from './authorization-header';
 import { RequestThrottle } from './request-throttle.service';
 import { TokenVerifier } from './token-verifier.service';
 import { xuidFromUserSegment } from './user-path';
+import { headerValues } from '../http/raw-headers';
 
 /** The route parameter holding the `xuid({xuid})` segment on user routes. */
 export const USER_PARAM = 'user';
 const INVALID_PATH_XUID = 'auth:invalidPathXuid';
+const CONTRACT_VERSION = 'x-xbl-contract-version';
 
 /** Marks a user route and names its error for an unconvertible path XUID. */
 export const UserRoute = (invalidPathXuid: ErrorDefinition): MethodDecorator & ClassDecorator =>
@@ -49,8 +51,7 @@ export class UserAuthGuard implements CanActivate {
     }
     await this.throttle.countRequest(identity.xuid);
 
-    const version = request.headers['x-xbl-contract-version'];
-    if (version !== undefined && version !== '1') throw new AppError(ERRORS.UNSUPPORTED_CONTRACT_VERSION);
+    checkContractVersion(headerValues(request.raw.rawHeaders, CONTRACT_VERSION));
 
     const invalid = this.reflector.getAllAndOverride<ErrorDefinition>(INVALID_PATH_XUID, [
       context.getHandler(),
@@ -62,5 +63,17 @@ export class UserAuthGuard implements CanActivate {
 
     request.user = identity;
     return true;
+  }
+}
+
+function checkContractVersion(values: string[]): void {
+  if (values.length > 1) {
+    throw new AppError(ERRORS.UNSUPPORTED_CONTRACT_VERSION, 'x-xbl-contract-version is given twice; send it once, as 1.');
+  }
+  if (values.length === 1 && values[0] !== '1') {
+    throw new AppError(
+      ERRORS.UNSUPPORTED_CONTRACT_VERSION,
+      `x-xbl-contract-version must be 1, or be left out; got ${quotedValue(values[0], 10)}.`,
+    );
   }
 }

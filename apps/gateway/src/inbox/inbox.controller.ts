@@ -11,7 +11,7 @@ import {
   ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
-import { AppError, ERRORS } from '@app/shared/errors';
+import { AppError, ERRORS, quotedValue } from '@app/shared/errors';
 import { UserIdentity } from '@app/shared/tokens';
 import { CurrentUser } from '../auth/current-user.decorator';
 import { USER_PARAM, UserAuthGuard, UserRoute } from '../auth/user-auth.guard';
@@ -110,22 +110,22 @@ function integerParameter(query: Record<string, unknown>, name: string, min: num
   const text = singleValue(query, name);
   if (text === undefined) return fallback;
   if (!DIGITS.test(text)) {
-    throw parameterError(`${name} must be an integer from ${min} to ${max} written in decimal digits; got ${quote(text)}.`);
+    throw parameterError(
+      `${name} must be an integer from ${min} to ${max} written in decimal digits; got ${quotedValue(text)}.`,
+    );
   }
   const value = Number(text);
-  if (value < min || value > max) throw parameterError(`${name} must be from ${min} to ${max}; got ${quote(text)}.`);
+  if (value < min || value > max) throw parameterError(`${name} must be from ${min} to ${max}; got ${quotedValue(text)}.`);
   return value;
 }
 
 function singleValue(query: Record<string, unknown>, name: string): string | undefined {
   const value = query[name];
   if (value === undefined || typeof value === 'string') return value;
-  throw parameterError(`${name} must be given at most once.`);
+  throw parameterError(`${name} is given more than once; give it once.`);
 }
 
 const parameterError = (message: string): AppError => new AppError(ERRORS.INBOX_PARAMETER_INVALID, message);
-
-const quote = (text: string): string => JSON.stringify(text.length > 24 ? `${text.slice(0, 24)}…` : text);
 
 /** A malformed id is 404, like a missing message: the id names a resource that cannot exist. */
 function parseMessageId(messageId: string): string {

@@ -37,7 +37,10 @@ export class InboxService {
       limit: request.maxItems + 1,
     });
     if (skip > totalItems) {
-      throw new AppError(ERRORS.SKIP_PAST_END, `skipItems is ${skip}, larger than the ${totalItems} messages in the inbox.`);
+      throw new AppError(
+        ERRORS.SKIP_PAST_END,
+        `skipItems is ${skip}, larger than the ${totalItems} messages in the inbox; use at most ${totalItems}.`,
+      );
     }
     if (entries.length <= request.maxItems) return { entries, totalItems, continuationToken: null };
     const page = entries.slice(0, request.maxItems);

@@ -43,7 +43,18 @@ export class IdempotencyService {
       await send(null);
       return;
     }
-    if (typeof header !== 'string' || !KEY_SHAPE.test(header)) throw new AppError(ERRORS.IDEMPOTENCY_KEY_INVALID);
+    if (Array.isArray(header)) {
+      throw new AppError(ERRORS.IDEMPOTENCY_KEY_INVALID, 'The Idempotency-Key header is given twice; send it once.');
+    }
+    if (!KEY_SHAPE.test(header)) {
+      const length = [...header].length;
+      const what =
+        length === 0 || length > 255 ? `it has ${length} characters` : 'it has a space, a control or a non-ASCII character';
+      throw new AppError(
+        ERRORS.IDEMPOTENCY_KEY_INVALID,
+        `${ERRORS.IDEMPOTENCY_KEY_INVALID.message.replace(/\.$/, '')}; ${what}.`,
+      );
+    }
     const key = header;
     const requestHash = createHash('sha256').update(canonicalJson(body)).digest('hex');
 

@@ -14,6 +14,7 @@ import { ERRORS } from '@app/shared/errors';
 import { UserIdentity } from '@app/shared/tokens';
 import { CurrentUser } from '../auth/current-user.decorator';
 import { UserAuthGuard, UserRoute } from '../auth/user-auth.guard';
+import { headerValues } from '../http/raw-headers';
 import { ApiErrorResponses, SEND_MESSAGE_ERRORS } from '../openapi/error-responses';
 import {
   CONTRACT_VERSION_HEADER,
@@ -59,7 +60,9 @@ export class OutboxController {
   @ApiOkResponse({ description: 'Accepted, with an empty body: the message is durably stored and will be delivered.' })
   @ApiErrorResponses(SEND_MESSAGE_ERRORS)
   async send(@CurrentUser() sender: UserIdentity, @Body() body: unknown, @Req() request: FastifyRequest): Promise<void> {
-    const key = request.headers['idempotency-key'];
+    // Node joins a repeated Idempotency-Key into one value: pass each, so a repeat is refused as such.
+    const keys = headerValues(request.raw.rawHeaders, 'idempotency-key');
+    const key = keys.length > 1 ? keys : keys[0];
     try {
       await this.idempotency.run(sender.xuid, key, body, (claim) => this.outbox.send(sender, body, request.id, claim));
     } catch (error) {

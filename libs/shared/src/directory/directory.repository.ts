@@ -135,7 +135,7 @@ export class DirectoryRepository {
         error,
         'users_gamertag_lower_key',
         ERRORS.GAMERTAG_TAKEN,
-        `The gamertag "${user.gamertag}" belongs to another user.`,
+        `The gamertag "${user.gamertag}" belongs to another user; choose another.`,
       );
     }
   }
@@ -165,6 +165,15 @@ export class DirectoryRepository {
     } catch (error) {
       throw translate(error, null, ERRORS.USER_NOT_FOUND, 'Both users must exist.');
     }
+  }
+
+  /** Which of `xuids` no user has. */
+  async missingUsers(xuids: Xuid[]): Promise<Xuid[]> {
+    const rows: { xuid: Xuid }[] = await this.dataSource.query(`SELECT xuid FROM users WHERE xuid = ANY($1::numeric[])`, [
+      xuids,
+    ]);
+    const found = new Set(rows.map((row) => row.xuid));
+    return xuids.filter((xuid) => !found.has(xuid));
   }
 
   /** Returns false when they were not friends. */

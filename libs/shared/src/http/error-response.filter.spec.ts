@@ -28,7 +28,11 @@ describe('renderError', () => {
       renderError(Object.assign(new Error('x'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }), logger),
     ).toEqual({
       status: 400,
-      body: { errorSource: 'gateway', errorCode: 1003, errorMessage: 'Content-Type must be application/json.' },
+      body: {
+        errorSource: 'gateway',
+        errorCode: 1003,
+        errorMessage: 'Content-Type must be application/json (parameters such as charset=utf-8 are allowed).',
+      },
       retryAfterSeconds: undefined,
     });
   });
@@ -48,13 +52,15 @@ describe('renderError', () => {
     expect(JSON.stringify(logged)).toContain('refused by test');
   });
 
-  it('should answer 503 with Retry-After when a dependency is unavailable', () => {
+  it('should answer 503 with Retry-After when a dependency is unavailable, leaving the log line to the caller', () => {
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
     expect(renderError(refused, logger)).toEqual({
       status: 503,
       body: { errorSource: 'gateway', errorCode: 1006, errorMessage: 'A dependency is unavailable; retry later.' },
       retryAfterSeconds: 1,
+      dependencyError: refused,
     });
+    expect(logged).toEqual([]);
   });
 
   it('should answer 500 with only an error id for anything unexpected, logging the details', () => {
@@ -68,6 +74,7 @@ describe('renderError', () => {
     });
     expect(JSON.stringify(rendered.body)).not.toMatch(/SELECT|relation|secret/);
     const errorId = /Error id: ([0-9a-f-]{36})/.exec(rendered.body.errorMessage)![1];
+    expect(rendered.errorId).toBe(errorId);
     expect(logged).toEqual([
       [
         {

@@ -2,7 +2,8 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import { Observable, throwError } from 'rxjs';
-import { AppError, ERRORS, ErrorDefinition, ErrorResponse, isDependencyFailure } from '../errors';
+import { AppError, describeDependencyFailure, ERRORS, ErrorDefinition, ErrorResponse, isDependencyFailure } from '../errors';
+import { noteRequestFailure, RequestFailure } from '../logging';
 
 /** Seconds a client should wait before retrying after a 503 for a dependency. */
 export const DEPENDENCY_RETRY_AFTER_SECONDS = 1;
@@ -11,6 +12,9 @@ export interface RenderedError {
   status: number;
   body: ErrorResponse & Record<string, unknown>;
   retryAfterSeconds?: number;
+  /** For the log: the unavailable dependency's error, or a 500's error id. */
+  dependencyError?: unknown;
+  errorId?: string;
 }
 
 // Fastify's own errors, raised before a request reaches Nest.
@@ -25,8 +29,9 @@ const FASTIFY_ERRORS: Record<string, ErrorDefinition> = {
 /**
  * Maps any failure to the contract's errorResponse: domain errors as defined,
  * the framework's own errors to their catalog entries, unavailable
- * dependencies to 503, and anything else to a 500 that reveals nothing but an
- * error id (logged with the stack).
+ * dependencies to 503 (their cause is for the caller to log, in one line), and
+ * anything else to a 500 that reveals nothing but an error id (logged here
+ * with the stack).
  */
 export function renderError(exception: unknown, logger: Logger): RenderedError {
   if (exception instanceof AppError) {
@@ -52,12 +57,14 @@ export function renderError(exception: unknown, logger: Logger): RenderedError {
     return { ...render(ERRORS.BAD_REQUEST), status: statusCode };
   }
   if (isDependencyFailure(exception)) {
-    logger.warn(`Dependency unavailable: ${(exception as Error).message}`);
-    return render(ERRORS.DEPENDENCY_UNAVAILABLE, undefined, DEPENDENCY_RETRY_AFTER_SECONDS);
+    return {
+      ...render(ERRORS.DEPENDENCY_UNAVAILABLE, undefined, DEPENDENCY_RETRY_AFTER_SECONDS),
+      dependencyError: exception,
+    };
   }
   const errorId = randomUUID();
   logger.error({ err: withoutValues(exception), errorId }, `Unexpected error ${errorId}`);
-  return render(ERRORS.INTERNAL, `${ERRORS.INTERNAL.message} Error id: ${errorId}.`);
+  return { ...render(ERRORS.INTERNAL, `${ERRORS.INTERNAL.message} Error id: ${errorId}.`), errorId };
 }
 
 // Fields of database errors that carry the statement's values (a message's text among them).
@@ -113,6 +120,9 @@ export class ErrorResponseFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void | Observable<never> {
     const rendered = renderError(exception, this.logger);
     if (host.getType() !== 'http') {
+      if (rendered.dependencyError !== undefined) {
+        this.logger.warn(`Dependency unavailable: ${describeDependencyFailure(rendered.dependencyError)}`);
+      }
       const reply: RpcErrorReply = {
         status: rendered.status,
         errorCode: rendered.body.errorCode,
@@ -120,6 +130,18 @@ export class ErrorResponseFilter implements ExceptionFilter {
       };
       return throwError(() => reply);
     }
-    sendError(host.switchToHttp().getResponse<FastifyReply>(), rendered);
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    // The request's log line says why, once: no second line from here for a known failure.
+    noteRequestFailure(reply.raw, failureOf(exception, rendered));
+    sendError(reply, rendered);
   }
+}
+
+function failureOf(exception: unknown, rendered: RenderedError): RequestFailure {
+  const { errorCode } = rendered.body;
+  if (rendered.dependencyError !== undefined) return { errorCode, dependencyError: rendered.dependencyError };
+  if (rendered.errorId !== undefined) return { errorCode, errorId: rendered.errorId, reason: `error id ${rendered.errorId}` };
+  // A 5xx AppError's message is ours (never the caller's input); a 4xx's may quote the request.
+  if (rendered.status >= 500 && exception instanceof AppError) return { errorCode, reason: exception.message };
+  return { errorCode };
 }

@@ -12,6 +12,7 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import { LoggerModule } from 'nestjs-pino';
 import { stdSerializers } from 'pino';
 import { effectiveSettings, SharedConfig } from '../config';
+import { DependencyEndpoint, describeDependencyFailure } from '../errors/dependency-failure';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 const SERVICE_RUN = Symbol('SERVICE_RUN');
@@ -43,6 +44,71 @@ export function serializeResponse(response: ServerResponse): Record<string, unkn
   return { statusCode: response.statusCode };
 }
 
+const FAILURE = Symbol('requestFailure');
+
+/** Why a request failed, as the error filter saw it; the request's log line says it. */
+export interface RequestFailure {
+  errorCode: number | null;
+  /** The unavailable dependency's error (a 503), described on the line without a stack. */
+  dependencyError?: unknown;
+  /** A server-side reason safe to log: a 5xx AppError's message, or a 500's error id. */
+  reason?: string;
+  errorId?: string;
+}
+
+type NotedResponse = ServerResponse & { [FAILURE]?: RequestFailure };
+
+/** Records why the response is an error, for the request's log line. */
+export function noteRequestFailure(response: ServerResponse, failure: RequestFailure): void {
+  (response as NotedResponse)[FAILURE] = failure;
+}
+
+/**
+ * The request log line's level, fields and text. pino-http marks every 5xx
+ * with an error of its own making ("failed with status code 503") and that
+ * error's stack, which says nothing: the line says instead what the filter
+ * noted, the named cause of a dependency failure at warn level, and a 500 at
+ * error level with the error id its stack is logged under. A 4xx stays info,
+ * with its errorCode.
+ */
+export function requestLineOptions(endpoints: readonly DependencyEndpoint[]) {
+  const failureOf = (response: ServerResponse): RequestFailure | undefined => (response as NotedResponse)[FAILURE];
+  const fields = (response: ServerResponse): Record<string, unknown> => {
+    const failure = failureOf(response);
+    if (!failure) return {};
+    return { errorCode: failure.errorCode, ...(failure.errorId ? { errorId: failure.errorId } : {}) };
+  };
+  return {
+    customLogLevel: (_request: IncomingMessage, response: ServerResponse, error?: Error) => {
+      if (response.statusCode === 503) return 'warn' as const;
+      return error || response.statusCode >= 500 ? ('error' as const) : ('info' as const);
+    },
+    customSuccessObject: (_request: IncomingMessage, response: ServerResponse, value: Record<string, unknown>) => ({
+      ...value,
+      ...fields(response),
+    }),
+    // `error` is the one the response emitted, when it did; else pino-http's own, which is dropped.
+    customErrorObject: (
+      _request: IncomingMessage,
+      response: ServerResponse,
+      error: Error,
+      { err, ...value }: Record<string, unknown>,
+    ) => ({ ...value, ...fields(response), ...(isMadeUp(error, response) ? {} : { err }) }),
+    customErrorMessage: (_request: IncomingMessage, response: ServerResponse, error: Error) => {
+      const failure = failureOf(response);
+      const cause =
+        failure?.dependencyError !== undefined
+          ? describeDependencyFailure(failure.dependencyError, endpoints)
+          : (failure?.reason ?? (isMadeUp(error, response) ? undefined : error.message));
+      return `request failed with status ${response.statusCode}${cause ? `: ${cause}` : ''}`;
+    },
+  };
+}
+
+const isMadeUp = (error: Error, response: ServerResponse): boolean =>
+  (response as ServerResponse & { err?: unknown }).err === undefined &&
+  error.message === `failed with status code ${response.statusCode}`;
+
 /**
  * Structured JSON logs (pretty in development), with credentials
  * and message texts redacted wherever they could appear.
@@ -73,6 +139,10 @@ export class LoggingModule {
             },
             // One child logger per request (its bindings: the serialized request, with its id), not two.
             quietReqLogger: false,
+            ...requestLineOptions([
+              { name: 'Postgres', url: config.DATABASE_URL },
+              { name: 'Redis', url: config.REDIS_URL },
+            ]),
             transport: pretty ? { target: 'pino-pretty', options: { singleLine: true } } : undefined,
           },
         }),

@@ -7,6 +7,9 @@ export type Xuid = string & { readonly __brand: 'Xuid' };
 
 export const XUID_MAX = 18446744073709551615n;
 
+/** How to write an XUID, for the errorMessage of one that cannot be converted. */
+export const XUID_RULE = `decimal digits for a value from 1 to ${XUID_MAX} (leading zeros are accepted)`;
+
 const DIGITS = /^[0-9]+$/;
 const MAX_DIGITS = XUID_MAX.toString();
 

@@ -1,6 +1,6 @@
 import { IsIn, IsOptional, Validate, ValidatorConstraint, ValidatorConstraintInterface } from 'class-validator';
 import { COMMUNICATION_SETTINGS, CommunicationSetting } from '@app/shared/database/entities/user.entity';
-import { isPossibleGamertag } from '@app/shared/directory/gamertag';
+import { GAMERTAG_RULE, isPossibleGamertag } from '@app/shared/directory/gamertag';
 
 @ValidatorConstraint({ name: 'gamertag' })
 export class GamertagConstraint implements ValidatorConstraintInterface {
@@ -9,7 +9,7 @@ export class GamertagConstraint implements ValidatorConstraintInterface {
   }
 
   defaultMessage(): string {
-    return 'gamertag must be a string of 1..15 letters, digits and single inner spaces';
+    return `gamertag must be ${GAMERTAG_RULE}`;
   }
 }
 
@@ -20,6 +20,8 @@ export class UpsertUserDto {
 
   /** Defaults to `everyone` for a new user; unchanged for an existing one when omitted. */
   @IsOptional()
-  @IsIn(COMMUNICATION_SETTINGS, { message: `communication must be one of: ${COMMUNICATION_SETTINGS.join(', ')}` })
+  @IsIn(COMMUNICATION_SETTINGS, {
+    message: `communication must be one of: ${COMMUNICATION_SETTINGS.join(', ')}, or be left out`,
+  })
   communication?: CommunicationSetting;
 }

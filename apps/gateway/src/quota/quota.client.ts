@@ -11,17 +11,24 @@ import {
   QuotaReserveRequest,
   QuotaReserveResult,
 } from '@app/shared/contracts';
-import { AppError, ERRORS } from '@app/shared/errors';
+import { FailureLog } from '@app/shared/logging';
 import { Xuid } from '@app/shared/xuid';
 import { GatewayConfig } from '../gateway.config';
 import { GatewayMetrics } from '../gateway.metrics';
+import { describeQuotaFailure, QuotaUnavailableError } from './quota-failure';
 
 export const QUOTA_RPC = 'QUOTA_RPC';
 
-/** Typed calls to the quota service; any failure to answer in time is a 503 (fail closed). */
+/**
+ * Typed calls to the quota service; any failure to answer in time is a 503
+ * (fail closed), logged with its cause.
+ */
 @Injectable()
 export class QuotaClient implements OnApplicationShutdown {
   private readonly logger = new Logger(QuotaClient.name);
+  // Under an outage every send fails: one line per kind of failure, then a count every few seconds.
+  private readonly failures = new FailureLog(this.logger);
+  private readonly address: string;
   private confirmations: QuotaConfirmRequest['messages'] = [];
   private confirming?: Promise<unknown>;
 
@@ -29,7 +36,9 @@ export class QuotaClient implements OnApplicationShutdown {
     @Inject(QUOTA_RPC) private readonly client: ClientProxy,
     private readonly config: GatewayConfig,
     private readonly metrics: GatewayMetrics,
-  ) {}
+  ) {
+    this.address = `${config.QUOTA_HOST}:${config.QUOTA_PORT}`;
+  }
 
   /** Checks every limit and records the send, atomically. */
   reserve(request: QuotaReserveRequest): Promise<QuotaReserveResult> {
@@ -75,10 +84,13 @@ export class QuotaClient implements OnApplicationShutdown {
     try {
       const result = await firstValueFrom(this.client.send<T>(pattern, payload).pipe(timeout(this.config.QUOTA_TIMEOUT_MS)));
       timer({ outcome: 'ok' });
+      this.failures.succeeded('quota answers again');
       return result;
-    } catch {
+    } catch (error) {
       timer({ outcome: 'error' });
-      throw new AppError(ERRORS.DEPENDENCY_UNAVAILABLE, 'The quota service is unavailable; retry later.', 1);
+      const failure = describeQuotaFailure(error, this.address, this.config.QUOTA_TIMEOUT_MS);
+      this.failures.failed(failure.line, failure.key);
+      throw new QuotaUnavailableError(failure.reason);
     }
   }
 }

@@ -63,6 +63,7 @@ const REAL_SECRETS = {
   AUTH_JWT_SECRET: 'j'.repeat(32),
   ADMIN_TOKEN: 'a'.repeat(16),
   PAGING_TOKEN_KEYS: `k1:${'p'.repeat(32)}`,
+  QUOTA_RPC_KEYS: `q1:${'q'.repeat(32)}`,
 };
 
 // The HTTP port variable each service listens on (probes, metrics, Service).
@@ -84,6 +85,23 @@ function containerOf(workload: K8sObject): any {
 
 function commandOf(workload: K8sObject): string {
   return containerOf(workload).args[0];
+}
+
+interface EnvEntry {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef?: { name: string; key: string } };
+}
+
+const envOf = (workload: K8sObject): EnvEntry[] => containerOf(workload).env ?? [];
+
+/** What a workload's process reads: the ConfigMap and the Secret (envFrom), its own env entries on top. */
+function settingsOf(workload: K8sObject): Record<string, string | undefined> {
+  const own = envOf(workload).map((entry) => {
+    const ref = entry.valueFrom?.secretKeyRef;
+    return [entry.name, ref ? named('Secret', ref.name)?.stringData?.[ref.key] : entry.value] as const;
+  });
+  return { ...settings, ...Object.fromEntries(own) };
 }
 
 function resolvePort(ports: ContainerPort[], port: string | number): number | undefined {
@@ -161,8 +179,32 @@ describe('deploy/k8s manifests', () => {
     for (const object of ofKind('Secret')) {
       expect(readText(object.file)).toContain('CHANGE ME');
     }
-    for (const [key, value] of Object.entries(secret?.stringData ?? {})) {
-      expect({ key, placeholder: value.includes('CHANGE-ME') }).toEqual({ key, placeholder: true });
+    const serviceSecrets = ofKind('Secret').filter((object) => !object.file.startsWith(AUTOSCALING_DIR));
+    expect(serviceSecrets.map((object) => object.metadata.name).sort()).toEqual(['xblmsg-quota-rpc', 'xblmsg-secrets']);
+    for (const object of serviceSecrets) {
+      for (const [key, value] of Object.entries(object.stringData ?? {})) {
+        expect({ key, placeholder: value.includes('CHANGE-ME') }).toEqual({ key, placeholder: true });
+      }
+    }
+  });
+
+  it('should give QUOTA_RPC_KEYS to the gateway and quota only, from a Secret no pod loads whole', () => {
+    const readers = workloads
+      .filter((workload) => envOf(workload).some((entry) => entry.name === 'QUOTA_RPC_KEYS'))
+      .map((workload) => commandOf(workload))
+      .sort();
+    const refs = ['gateway', 'quota'].map(
+      (name) => envOf(named('Deployment', name)!).find((entry) => entry.name === 'QUOTA_RPC_KEYS')?.valueFrom?.secretKeyRef,
+    );
+
+    expect(readers).toEqual(['gateway', 'quota']);
+    expect(refs).toEqual([
+      { name: 'xblmsg-quota-rpc', key: 'QUOTA_RPC_KEYS' },
+      { name: 'xblmsg-quota-rpc', key: 'QUOTA_RPC_KEYS' },
+    ]);
+    expect(secret?.stringData).not.toHaveProperty('QUOTA_RPC_KEYS');
+    for (const workload of workloads) {
+      expect(containerOf(workload).envFrom).not.toContainEqual({ secretRef: { name: 'xblmsg-quota-rpc' } });
     }
   });
 
@@ -259,8 +301,9 @@ describe('deploy/k8s manifests', () => {
       expect(pod.enableServiceLinks).toBe(false);
     });
 
-    it('should find every variable its config class reads in the ConfigMap or the Secret', () => {
-      const missing = declaredVariables(CONFIG_OF_COMMAND[name]).filter((variable) => !(variable in settings));
+    it('should find every variable its config class reads in the ConfigMap, the Secret or its own env', () => {
+      const readable = settingsOf(workload);
+      const missing = declaredVariables(CONFIG_OF_COMMAND[name]).filter((variable) => readable[variable] === undefined);
 
       expect(missing).toEqual([]);
     });
@@ -269,8 +312,8 @@ describe('deploy/k8s manifests', () => {
       const cls = CONFIG_OF_COMMAND[name];
 
       expect(() => loadConfig(cls, { ...configMap?.data, ...REAL_SECRETS })).not.toThrow();
-      if (name === 'gateway') {
-        expect(() => loadConfig(cls, settings)).toThrow(ConfigError);
+      if (name === 'gateway' || name === 'quota') {
+        expect(() => loadConfig(cls, settingsOf(workload))).toThrow(ConfigError);
       }
     });
 

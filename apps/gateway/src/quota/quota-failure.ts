@@ -1,4 +1,5 @@
 import { TimeoutError } from 'rxjs';
+import { QuotaCredentialsRefused } from '@app/shared/contracts';
 import { AppError, ERRORS } from '@app/shared/errors';
 
 /** Why one quota call failed. */
@@ -24,6 +25,9 @@ interface ErrorReply {
   errorMessage: string;
 }
 
+const isRefusal = (error: unknown): error is QuotaCredentialsRefused =>
+  (error as Partial<QuotaCredentialsRefused> | null)?.refused === 'credentials';
+
 const isErrorReply = (error: unknown): error is ErrorReply =>
   typeof (error as Partial<ErrorReply> | null)?.errorMessage === 'string';
 
@@ -35,6 +39,8 @@ export function describeQuotaFailure(error: unknown, address: string, timeoutMs:
     reason,
   });
   if (error instanceof TimeoutError) return failure('timeout', `did not answer within ${timeoutMs} ms`);
+  // A wrong QUOTA_RPC_KEYS on either side: no retry helps, an operator must act.
+  if (isRefusal(error)) return failure(`refused:${error.reason}`, `refused the credentials: ${error.reason}`);
   if (isErrorReply(error)) {
     return failure(`error:${error.errorCode}`, `answered an error: ${error.errorMessage} (errorCode ${error.errorCode})`);
   }

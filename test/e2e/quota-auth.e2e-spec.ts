@@ -180,13 +180,14 @@ describe('quota RPC authentication (QUOTA_RPC_KEYS)', () => {
       expect(await rpc.usage(sender.xuid)).toEqual({ messages: 0, recipients: 0, strangers: 0, pending: 0 });
     });
 
-    it('should stay ready for reads but degraded, the quota check down', async () => {
+    it('should stay ready for reads but degraded, saying quota refused the credentials', async () => {
       const response = await fetch(`${gateway.url}/readyz`);
 
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({
         status: 'degraded',
         checks: { postgres: 'up', redis: 'up', quota: 'down' },
+        reasons: { quota: 'refused the credentials: unknown kid k9' },
       });
       expect((await readiness(gateway.url)).ready).toBe(false);
     });

@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import { TimeoutError } from 'rxjs';
 import { QuotaCredentialsRefused } from '@app/shared/contracts';
 import { AppError, ERRORS } from '@app/shared/errors';
@@ -46,7 +47,8 @@ export function describeQuotaFailure(error: unknown, address: string, timeoutMs:
   }
   // The transport's own answer, e.g. "There is no matching message handler defined in the remote service."
   if (typeof error === 'string') return failure(`error:${error}`, `answered an error: ${error}`);
-  if (error instanceof Error) {
+  // isNativeError also recognises errors made in another realm (Node's socket code under jest).
+  if (error instanceof Error || types.isNativeError(error)) {
     const code = (error as NodeJS.ErrnoException).code;
     if (typeof code === 'string')
       return failure(`unreachable:${code}`, `unreachable: ${code}`, `quota unreachable at ${address}: ${code}`);

@@ -112,6 +112,36 @@ function selects(selector: Labels, labels: Labels | undefined): boolean {
   return Object.entries(selector).every(([key, value]) => labels?.[key] === value);
 }
 
+interface LabelSelector {
+  matchLabels?: Labels;
+  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+}
+
+interface PolicyPeer {
+  podSelector?: LabelSelector;
+  namespaceSelector?: LabelSelector;
+  ipBlock?: { cidr: string; except?: string[] };
+}
+
+interface PolicyRule {
+  from?: PolicyPeer[];
+  to?: PolicyPeer[];
+  ports?: { port?: string | number; protocol?: string }[];
+}
+
+/** Kubernetes label-selector semantics: every matchLabels entry and every expression hold ({} selects all). */
+function selectorMatches(selector: LabelSelector, labels: Labels | undefined): boolean {
+  const label = (key: string): string | undefined => labels?.[key];
+  return (
+    selects(selector.matchLabels ?? {}, labels) &&
+    (selector.matchExpressions ?? []).every(({ key, operator, values = [] }) => {
+      if (operator === 'In') return values.includes(label(key) ?? '\0');
+      if (operator === 'NotIn') return !values.includes(label(key) ?? '\0');
+      return (label(key) !== undefined) === (operator === 'Exists');
+    })
+  );
+}
+
 function deploymentsSelectedBy(selector: Labels, inNamespace?: string): Located[] {
   return deployments.filter(
     (deployment) =>
@@ -332,6 +362,141 @@ describe('deploy/k8s manifests', () => {
     expect(quotaService.spec.ports).toEqual(
       expect.arrayContaining([expect.objectContaining({ port: Number(settings.QUOTA_PORT), targetPort: 'rpc' })]),
     );
+  });
+
+  describe('NetworkPolicies', () => {
+    const policies = ofKind('NetworkPolicy');
+    // The pods of this namespace, by what they run: the three services and the migration Job.
+    const pods = workloads.map((workload) => ({
+      component: commandOf(workload),
+      labels: workload.spec.template.metadata.labels as Labels,
+      ports: (containerOf(workload).ports ?? []) as ContainerPort[],
+    }));
+    const selected = (policy: K8sObject) => pods.filter((pod) => selectorMatches(policy.spec.podSelector, pod.labels));
+    const portOf = (url: string | undefined): number => Number(new URL(url ?? '').port);
+
+    /** A peer as a test can read it: "anywhere", "namespace monitoring", "pods gateway", "ip", ... */
+    function peerOf(peer: PolicyPeer): string {
+      if (peer.ipBlock) return 'ip';
+      const namespaceName = peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'];
+      if (peer.namespaceSelector && peer.podSelector) {
+        return `namespace ${namespaceName} pods ${JSON.stringify(peer.podSelector.matchLabels)}`;
+      }
+      if (peer.namespaceSelector) return `namespace ${namespaceName}`;
+      const components = pods.filter((pod) => selectorMatches(peer.podSelector!, pod.labels)).map((pod) => pod.component);
+      return `pods ${components.join(',') || '(none)'}`;
+    }
+    const peersOf = (rule: PolicyRule, direction: 'from' | 'to'): string[] =>
+      rule[direction]?.length ? rule[direction].map(peerOf) : ['anywhere'];
+    const rulesOf = (policy: K8sObject, type: 'Ingress' | 'Egress'): PolicyRule[] =>
+      policy.spec.policyTypes.includes(type) ? (policy.spec[type.toLowerCase()] ?? []) : [];
+
+    /** For each pod port, "component/port": every policy and peer that admits traffic to it. */
+    function ingressCoverage(): Record<string, string[]> {
+      const coverage: Record<string, string[]> = {};
+      for (const pod of pods) for (const port of pod.ports) coverage[`${pod.component}/${port.name}`] = [];
+      for (const policy of policies) {
+        for (const rule of rulesOf(policy, 'Ingress')) {
+          for (const pod of selected(policy)) {
+            const ports = rule.ports ? rule.ports.map((entry) => entry.port!) : pod.ports.map((entry) => entry.name!);
+            for (const port of ports) {
+              const name = pod.ports.find((entry) => entry.name === port || entry.containerPort === port)?.name;
+              const key = `${pod.component}/${name ?? `${port} (no such port)`}`;
+              coverage[key] = [
+                ...(coverage[key] ?? []),
+                ...peersOf(rule, 'from').map((peer) => `${policy.metadata.name}: ${peer}`),
+              ];
+            }
+          }
+        }
+      }
+      return Object.fromEntries(Object.entries(coverage).map(([key, peers]) => [key, peers.sort()]));
+    }
+
+    /** For each pod, where it may connect: "policy: peer port/protocol". */
+    function egressOf(component: string): string[] {
+      const pod = pods.find((candidate) => candidate.component === component)!;
+      return policies
+        .filter((policy) => selectorMatches(policy.spec.podSelector, pod.labels))
+        .flatMap((policy) =>
+          rulesOf(policy, 'Egress').flatMap((rule) => {
+            const ports = (rule.ports ?? []).map((entry) => `${entry.port}/${entry.protocol ?? 'TCP'}`).join(',') || 'all';
+            return peersOf(rule, 'to').map((peer) => `${policy.metadata.name}: ${peer} ${ports}`);
+          }),
+        )
+        .sort();
+    }
+
+    it('should deny every ingress and egress in the namespace unless a policy allows it', () => {
+      const denyAll = policies.filter(
+        (policy) => Object.keys(policy.spec.podSelector).length === 0 && !policy.spec.ingress && !policy.spec.egress,
+      );
+
+      expect(denyAll.map((policy) => [policy.metadata.name, policy.spec.policyTypes])).toEqual([
+        ['default-deny', ['Ingress', 'Egress']],
+      ]);
+      for (const policy of policies) expect(policy.spec.policyTypes).toEqual(expect.any(Array));
+    });
+
+    it('should admit each port a pod exposes from exactly the intended peers', () => {
+      expect(ingressCoverage()).toEqual({
+        'gateway/http': ['gateway-ingress-public: anywhere', 'ingress-from-monitoring: namespace monitoring'],
+        'quota/rpc': ['quota-ingress-rpc-from-gateway: pods gateway'],
+        'quota/http': ['ingress-from-monitoring: namespace monitoring'],
+        'delivery/http': ['ingress-from-monitoring: namespace monitoring'],
+      });
+    });
+
+    it("should admit quota's RPC port from the gateway Deployment's pods alone, in this namespace", () => {
+      const policy = named('NetworkPolicy', 'quota-ingress-rpc-from-gateway')!;
+      const [rule] = policy.spec.ingress as PolicyRule[];
+      const gatewayPods = named('Deployment', 'gateway')!.spec.template.metadata.labels;
+
+      expect(selected(policy).map((pod) => pod.component)).toEqual(['quota']);
+      expect(resolvePort(containerOf(named('Deployment', 'quota')!).ports, rule.ports![0].port!)).toBe(
+        Number(settings.QUOTA_PORT),
+      );
+      expect(rule.from).toEqual([{ podSelector: { matchLabels: expect.any(Object) } }]);
+      expect(selects(rule.from![0].podSelector!.matchLabels!, gatewayPods)).toBe(true);
+      expect(deploymentsSelectedBy(rule.from![0].podSelector!.matchLabels!, namespace).map((d) => d.metadata.name)).toEqual([
+        'gateway',
+      ]);
+    });
+
+    it('should let each pod connect only where it needs to: DNS, quota, Redis, Postgres', () => {
+      const quotaPort = `${settings.QUOTA_PORT}/TCP`;
+      const redis = `egress-redis: ip ${portOf(secret?.stringData?.REDIS_URL)}/TCP`;
+      const postgres = `egress-postgres: ip ${portOf(secret?.stringData?.DATABASE_URL)}/TCP`;
+      const dns = 'egress-dns: namespace kube-system pods {"k8s-app":"kube-dns"} 53/UDP,53/TCP';
+
+      expect(Object.fromEntries(pods.map((pod) => [pod.component, egressOf(pod.component)]))).toEqual({
+        gateway: [
+          dns,
+          postgres,
+          redis,
+          'gateway-egress-jwks: ip 443/TCP',
+          `gateway-egress-quota: pods quota ${quotaPort}`,
+        ].sort(),
+        quota: [dns, redis].sort(),
+        delivery: [dns, postgres, redis].sort(),
+        migrate: [dns, postgres].sort(),
+      });
+    });
+
+    it('should mark every address placeholder CHANGE ME', () => {
+      const lines = readText(named('NetworkPolicy', 'default-deny')!.file).split('\n');
+      const addresses = lines.filter((line) => /\bcidr:|kubernetes\.io\/metadata\.name: monitoring/.test(line));
+
+      expect(addresses.length).toBeGreaterThanOrEqual(4);
+      for (const line of addresses) expect(line).toContain('# CHANGE ME');
+    });
+
+    it('should catch a schema violation in a NetworkPolicy (the schema step is live)', () => {
+      const policy = named('NetworkPolicy', 'egress-redis')!;
+      const broken = { ...policy, spec: { ...policy.spec, policyTypes: 'Egress' } };
+
+      expect(schemaErrors(broken)).toEqual([expect.stringContaining('policyTypes')]);
+    });
   });
 
   it('should expose the gateway on port 80', () => {

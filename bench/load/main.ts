@@ -238,6 +238,8 @@ async function main(): Promise<void> {
       REDIS_URL: redisUrl,
       REDIS_PREFIX: prefix,
     };
+    // One key for both ends of the quota RPC (quota refuses calls signed otherwise).
+    const quotaRpcKeys = `b1:${randomBytes(24).toString('hex')}`;
     const profileDir = join(ROOT, 'bench/load/results/profiles', String(process.pid));
     const quota = spawnService(
       'quota',
@@ -249,6 +251,7 @@ async function main(): Promise<void> {
         LIMIT_MESSAGES_PER_DAY: QUOTA_UNLIMITED,
         LIMIT_RECIPIENTS_PER_DAY: QUOTA_UNLIMITED,
         LIMIT_STRANGERS_PER_DAY: QUOTA_UNLIMITED,
+        QUOTA_RPC_KEYS: quotaRpcKeys,
       },
       `http://127.0.0.1:${quotaHttpPort}`,
     );
@@ -269,6 +272,7 @@ async function main(): Promise<void> {
         AUTH_JWT_SECRET: secret,
         ADMIN_TOKEN: randomBytes(16).toString('hex'),
         PAGING_TOKEN_KEYS: `b1:${randomBytes(24).toString('hex')}`,
+        QUOTA_RPC_KEYS: quotaRpcKeys,
       },
       `http://127.0.0.1:${gatewayPort}`,
       options.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],

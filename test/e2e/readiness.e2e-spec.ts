@@ -93,7 +93,11 @@ describe('health and readiness', () => {
       // Quota depends on Redis too, so the gateway sees both down; Postgres alone serves reads.
       expect(await eventually(stack.gateway, 200, 'degraded')).toEqual({
         status: 200,
-        body: { status: 'degraded', checks: { postgres: 'up', redis: 'down', quota: 'down' } },
+        body: {
+          status: 'degraded',
+          checks: { postgres: 'up', redis: 'down', quota: 'down' },
+          reasons: { quota: 'answered an error: A dependency is unavailable; retry later. (errorCode 1006)' },
+        },
       });
       expect((await eventually(stack.quota, 503)).status).toBe(503);
       expect((await eventually(delivery, 503)).body).toEqual({
@@ -145,7 +149,11 @@ describe('health and readiness', () => {
       quota = null;
       expect(await eventually(gateway, 200, 'degraded')).toEqual({
         status: 200,
-        body: { status: 'degraded', checks: { postgres: 'up', redis: 'up', quota: 'down' } },
+        body: {
+          status: 'degraded',
+          checks: { postgres: 'up', redis: 'up', quota: 'down' },
+          reasons: { quota: 'unreachable: ECONNREFUSED' },
+        },
       });
     } finally {
       await gateway.close();

@@ -62,6 +62,7 @@ const REQUIRED_SECRETS = {
   AUTH_JWT_SECRET: 'j'.repeat(32),
   ADMIN_TOKEN: 'a'.repeat(16),
   PAGING_TOKEN_KEYS: `k1:${'p'.repeat(32)}`,
+  QUOTA_RPC_KEYS: `q1:${'q'.repeat(32)}`,
 };
 
 /** Compose's interpolation: ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, $$. */
@@ -221,6 +222,21 @@ describe('docker-compose.yml', () => {
 
     expect(() => environmentOf('gateway', { ...rest, PAGING_TOKEN_KEYS })).toThrow(/ADMIN_TOKEN/);
     expect(() => environmentOf('gateway', { ...rest, ADMIN_TOKEN })).toThrow(/PAGING_TOKEN_KEYS/);
+  });
+
+  it('should refuse to render without QUOTA_RPC_KEYS, for quota and the gateway alike', () => {
+    const { QUOTA_RPC_KEYS: _unset, ...rest } = REQUIRED_SECRETS;
+
+    for (const name of ['quota', 'gateway']) {
+      expect(() => environmentOf(name, rest)).toThrow(/^QUOTA_RPC_KEYS: set QUOTA_RPC_KEYS/);
+    }
+  });
+
+  it('should give QUOTA_RPC_KEYS to quota and the gateway only, from the one variable', () => {
+    expect(services.quota.environment?.QUOTA_RPC_KEYS).toBe(services.gateway.environment?.QUOTA_RPC_KEYS);
+    for (const name of ['migrate', 'delivery']) {
+      expect({ name, keys: services[name].environment?.QUOTA_RPC_KEYS }).toEqual({ name, keys: undefined });
+    }
   });
 
   it('should stop the gateway at start when no token verification key is set', () => {

@@ -63,6 +63,7 @@ const REAL_SECRETS = {
   AUTH_JWT_SECRET: 'j'.repeat(32),
   ADMIN_TOKEN: 'a'.repeat(16),
   PAGING_TOKEN_KEYS: `k1:${'p'.repeat(32)}`,
+  QUOTA_RPC_KEYS: `q1:${'q'.repeat(32)}`,
 };
 
 // The HTTP port variable each service listens on (probes, Service).
@@ -88,12 +89,59 @@ function commandOf(workload: K8sObject): string {
   return containerOf(workload).args[0];
 }
 
+interface EnvEntry {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef?: { name: string; key: string } };
+}
+
+const envOf = (workload: K8sObject): EnvEntry[] => containerOf(workload).env ?? [];
+
+/** What a workload's process reads: the ConfigMap and the Secret (envFrom), its own env entries on top. */
+function settingsOf(workload: K8sObject): Record<string, string | undefined> {
+  const own = envOf(workload).map((entry) => {
+    const ref = entry.valueFrom?.secretKeyRef;
+    return [entry.name, ref ? named('Secret', ref.name)?.stringData?.[ref.key] : entry.value] as const;
+  });
+  return { ...settings, ...Object.fromEntries(own) };
+}
+
 function resolvePort(ports: ContainerPort[], port: string | number): number | undefined {
   return ports.find((entry) => entry.name === port || entry.containerPort === port)?.containerPort;
 }
 
 function selects(selector: Labels, labels: Labels | undefined): boolean {
   return Object.entries(selector).every(([key, value]) => labels?.[key] === value);
+}
+
+interface LabelSelector {
+  matchLabels?: Labels;
+  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+}
+
+interface PolicyPeer {
+  podSelector?: LabelSelector;
+  namespaceSelector?: LabelSelector;
+  ipBlock?: { cidr: string; except?: string[] };
+}
+
+interface PolicyRule {
+  from?: PolicyPeer[];
+  to?: PolicyPeer[];
+  ports?: { port?: string | number; protocol?: string }[];
+}
+
+/** Kubernetes label-selector semantics: every matchLabels entry and every expression hold ({} selects all). */
+function selectorMatches(selector: LabelSelector, labels: Labels | undefined): boolean {
+  const label = (key: string): string | undefined => labels?.[key];
+  return (
+    selects(selector.matchLabels ?? {}, labels) &&
+    (selector.matchExpressions ?? []).every(({ key, operator, values = [] }) => {
+      if (operator === 'In') return values.includes(label(key) ?? '\0');
+      if (operator === 'NotIn') return !values.includes(label(key) ?? '\0');
+      return (label(key) !== undefined) === (operator === 'Exists');
+    })
+  );
 }
 
 function deploymentsSelectedBy(selector: Labels, inNamespace?: string): Located[] {
@@ -165,8 +213,32 @@ describe('deploy/k8s manifests', () => {
     for (const object of ofKind('Secret')) {
       expect(readText(object.file)).toContain('CHANGE ME');
     }
-    for (const [key, value] of Object.entries(secret?.stringData ?? {})) {
-      expect({ key, placeholder: value.includes('CHANGE-ME') }).toEqual({ key, placeholder: true });
+    const serviceSecrets = ofKind('Secret').filter((object) => !object.file.startsWith(AUTOSCALING_DIR));
+    expect(serviceSecrets.map((object) => object.metadata.name).sort()).toEqual(['xblmsg-quota-rpc', 'xblmsg-secrets']);
+    for (const object of serviceSecrets) {
+      for (const [key, value] of Object.entries(object.stringData ?? {})) {
+        expect({ key, placeholder: value.includes('CHANGE-ME') }).toEqual({ key, placeholder: true });
+      }
+    }
+  });
+
+  it('should give QUOTA_RPC_KEYS to the gateway and quota only, from a Secret no pod loads whole', () => {
+    const readers = workloads
+      .filter((workload) => envOf(workload).some((entry) => entry.name === 'QUOTA_RPC_KEYS'))
+      .map((workload) => commandOf(workload))
+      .sort();
+    const refs = ['gateway', 'quota'].map(
+      (name) => envOf(named('Deployment', name)!).find((entry) => entry.name === 'QUOTA_RPC_KEYS')?.valueFrom?.secretKeyRef,
+    );
+
+    expect(readers).toEqual(['gateway', 'quota']);
+    expect(refs).toEqual([
+      { name: 'xblmsg-quota-rpc', key: 'QUOTA_RPC_KEYS' },
+      { name: 'xblmsg-quota-rpc', key: 'QUOTA_RPC_KEYS' },
+    ]);
+    expect(secret?.stringData).not.toHaveProperty('QUOTA_RPC_KEYS');
+    for (const workload of workloads) {
+      expect(containerOf(workload).envFrom).not.toContainEqual({ secretRef: { name: 'xblmsg-quota-rpc' } });
     }
   });
 
@@ -267,8 +339,9 @@ describe('deploy/k8s manifests', () => {
       expect(pod.enableServiceLinks).toBe(false);
     });
 
-    it('should find every variable its config class reads in the ConfigMap or the Secret', () => {
-      const missing = declaredVariables(CONFIG_OF_COMMAND[name]).filter((variable) => !(variable in settings));
+    it('should find every variable its config class reads in the ConfigMap, the Secret or its own env', () => {
+      const readable = settingsOf(workload);
+      const missing = declaredVariables(CONFIG_OF_COMMAND[name]).filter((variable) => readable[variable] === undefined);
 
       expect(missing).toEqual([]);
     });
@@ -277,8 +350,8 @@ describe('deploy/k8s manifests', () => {
       const cls = CONFIG_OF_COMMAND[name];
 
       expect(() => loadConfig(cls, { ...configMap?.data, ...REAL_SECRETS })).not.toThrow();
-      if (name === 'gateway') {
-        expect(() => loadConfig(cls, settings)).toThrow(ConfigError);
+      if (name === 'gateway' || name === 'quota') {
+        expect(() => loadConfig(cls, settingsOf(workload))).toThrow(ConfigError);
       }
     });
 
@@ -297,6 +370,145 @@ describe('deploy/k8s manifests', () => {
     expect(quotaService.spec.ports).toEqual(
       expect.arrayContaining([expect.objectContaining({ port: Number(settings.QUOTA_PORT), targetPort: 'rpc' })]),
     );
+  });
+
+  describe('NetworkPolicies', () => {
+    const policies = ofKind('NetworkPolicy');
+    // The pods of this namespace, by what they run: the three services and the migration Job.
+    const pods = workloads.map((workload) => ({
+      component: commandOf(workload),
+      labels: workload.spec.template.metadata.labels as Labels,
+      ports: (containerOf(workload).ports ?? []) as ContainerPort[],
+    }));
+    const selected = (policy: K8sObject) => pods.filter((pod) => selectorMatches(policy.spec.podSelector, pod.labels));
+    const portOf = (url: string | undefined): number => Number(new URL(url ?? '').port);
+
+    /** A peer as a test can read it: "anywhere", "namespace monitoring", "pods gateway", "ip", ... */
+    function peerOf(peer: PolicyPeer): string {
+      if (peer.ipBlock) return 'ip';
+      const namespaceName = peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'];
+      if (peer.namespaceSelector && peer.podSelector) {
+        return `namespace ${namespaceName} pods ${JSON.stringify(peer.podSelector.matchLabels)}`;
+      }
+      if (peer.namespaceSelector) return `namespace ${namespaceName}`;
+      const components = pods.filter((pod) => selectorMatches(peer.podSelector!, pod.labels)).map((pod) => pod.component);
+      return `pods ${components.join(',') || '(none)'}`;
+    }
+    const peersOf = (rule: PolicyRule, direction: 'from' | 'to'): string[] =>
+      rule[direction]?.length ? rule[direction].map(peerOf) : ['anywhere'];
+    const rulesOf = (policy: K8sObject, type: 'Ingress' | 'Egress'): PolicyRule[] =>
+      policy.spec.policyTypes.includes(type) ? (policy.spec[type.toLowerCase()] ?? []) : [];
+
+    /** For each pod port, "component/port": every policy and peer that admits traffic to it. */
+    function ingressCoverage(): Record<string, string[]> {
+      const coverage: Record<string, string[]> = {};
+      for (const pod of pods) for (const port of pod.ports) coverage[`${pod.component}/${port.name}`] = [];
+      for (const policy of policies) {
+        for (const rule of rulesOf(policy, 'Ingress')) {
+          for (const pod of selected(policy)) {
+            const ports = rule.ports ? rule.ports.map((entry) => entry.port!) : pod.ports.map((entry) => entry.name!);
+            for (const port of ports) {
+              const name = pod.ports.find((entry) => entry.name === port || entry.containerPort === port)?.name;
+              const key = `${pod.component}/${name ?? `${port} (no such port)`}`;
+              coverage[key] = [
+                ...(coverage[key] ?? []),
+                ...peersOf(rule, 'from').map((peer) => `${policy.metadata.name}: ${peer}`),
+              ];
+            }
+          }
+        }
+      }
+      return Object.fromEntries(Object.entries(coverage).map(([key, peers]) => [key, peers.sort()]));
+    }
+
+    /** For each pod, where it may connect: "policy: peer port/protocol". */
+    function egressOf(component: string): string[] {
+      const pod = pods.find((candidate) => candidate.component === component)!;
+      return policies
+        .filter((policy) => selectorMatches(policy.spec.podSelector, pod.labels))
+        .flatMap((policy) =>
+          rulesOf(policy, 'Egress').flatMap((rule) => {
+            const ports = (rule.ports ?? []).map((entry) => `${entry.port}/${entry.protocol ?? 'TCP'}`).join(',') || 'all';
+            return peersOf(rule, 'to').map((peer) => `${policy.metadata.name}: ${peer} ${ports}`);
+          }),
+        )
+        .sort();
+    }
+
+    it('should deny every ingress and egress in the namespace unless a policy allows it', () => {
+      const denyAll = policies.filter(
+        (policy) => Object.keys(policy.spec.podSelector).length === 0 && !policy.spec.ingress && !policy.spec.egress,
+      );
+
+      expect(denyAll.map((policy) => [policy.metadata.name, policy.spec.policyTypes])).toEqual([
+        ['default-deny', ['Ingress', 'Egress']],
+      ]);
+      for (const policy of policies) expect(policy.spec.policyTypes).toEqual(expect.any(Array));
+    });
+
+    it('should admit each port a pod exposes from exactly the intended peers', () => {
+      expect(ingressCoverage()).toEqual({
+        'gateway/http': ['gateway-ingress-public: anywhere', 'ingress-from-monitoring: namespace monitoring'],
+        'gateway/internal': [
+          'gateway-ingress-internal: namespace monitoring',
+          'gateway-ingress-internal: namespace xblmsg-admin-tools',
+        ],
+        'quota/rpc': ['quota-ingress-rpc-from-gateway: pods gateway'],
+        'quota/http': ['ingress-from-monitoring: namespace monitoring'],
+        'delivery/http': ['ingress-from-monitoring: namespace monitoring'],
+      });
+    });
+
+    it("should admit quota's RPC port from the gateway Deployment's pods alone, in this namespace", () => {
+      const policy = named('NetworkPolicy', 'quota-ingress-rpc-from-gateway')!;
+      const [rule] = policy.spec.ingress as PolicyRule[];
+      const gatewayPods = named('Deployment', 'gateway')!.spec.template.metadata.labels;
+
+      expect(selected(policy).map((pod) => pod.component)).toEqual(['quota']);
+      expect(resolvePort(containerOf(named('Deployment', 'quota')!).ports, rule.ports![0].port!)).toBe(
+        Number(settings.QUOTA_PORT),
+      );
+      expect(rule.from).toEqual([{ podSelector: { matchLabels: expect.any(Object) } }]);
+      expect(selects(rule.from![0].podSelector!.matchLabels!, gatewayPods)).toBe(true);
+      expect(deploymentsSelectedBy(rule.from![0].podSelector!.matchLabels!, namespace).map((d) => d.metadata.name)).toEqual([
+        'gateway',
+      ]);
+    });
+
+    it('should let each pod connect only where it needs to: DNS, quota, Redis, Postgres', () => {
+      const quotaPort = `${settings.QUOTA_PORT}/TCP`;
+      const redis = `egress-redis: ip ${portOf(secret?.stringData?.REDIS_URL)}/TCP`;
+      const postgres = `egress-postgres: ip ${portOf(secret?.stringData?.DATABASE_URL)}/TCP`;
+      const dns = 'egress-dns: namespace kube-system pods {"k8s-app":"kube-dns"} 53/UDP,53/TCP';
+
+      expect(Object.fromEntries(pods.map((pod) => [pod.component, egressOf(pod.component)]))).toEqual({
+        gateway: [
+          dns,
+          postgres,
+          redis,
+          'gateway-egress-jwks: ip 443/TCP',
+          `gateway-egress-quota: pods quota ${quotaPort}`,
+        ].sort(),
+        quota: [dns, redis].sort(),
+        delivery: [dns, postgres, redis].sort(),
+        migrate: [dns, postgres].sort(),
+      });
+    });
+
+    it('should mark every address placeholder CHANGE ME', () => {
+      const lines = readText(named('NetworkPolicy', 'default-deny')!.file).split('\n');
+      const addresses = lines.filter((line) => /\bcidr:|kubernetes\.io\/metadata\.name: monitoring/.test(line));
+
+      expect(addresses.length).toBeGreaterThanOrEqual(4);
+      for (const line of addresses) expect(line).toContain('# CHANGE ME');
+    });
+
+    it('should catch a schema violation in a NetworkPolicy (the schema step is live)', () => {
+      const policy = named('NetworkPolicy', 'egress-redis')!;
+      const broken = { ...policy, spec: { ...policy.spec, policyTypes: 'Egress' } };
+
+      expect(schemaErrors(broken)).toEqual([expect.stringContaining('policyTypes')]);
+    });
   });
 
   it('should expose the gateway on port 80', () => {

@@ -1,58 +1,14 @@
-import { ClientProxy, ClientProxyFactory, Transport } from '@nestjs/microservices';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { firstValueFrom, timeout } from 'rxjs';
 import { ulid } from 'ulid';
-import {
-  QUOTA_PATTERNS,
-  QuotaConfirmResult,
-  QuotaLimit,
-  QuotaReleaseRequest,
-  QuotaReleaseResult,
-  QuotaReserveRequest,
-  QuotaReserveResult,
-  QuotaUsageResult,
-} from '@app/shared/contracts';
+import { QuotaLimit, QuotaReleaseRequest, QuotaReserveRequest, QuotaReserveResult } from '@app/shared/contracts';
 import { Xuid } from '@app/shared/xuid';
 import { QuotaKeys } from '../factories/outbox.factory';
 import { uniqueXuid } from '../factories/users.factory';
+import { QuotaRpc } from '../setup/quota-rpc';
 import { privateRedisPrefix } from '../setup/redis-namespace';
 import { TcpProxy } from '../setup/tcp-proxy';
 import { testRedisUrl } from '../setup/test-env';
 import { RunningQuota, Settings, startQuota, waitUntilReady } from '../setup/services';
-
-/** The quota service as the gateway sees it: RPC over TCP. */
-class QuotaRpc {
-  private readonly client: ClientProxy;
-
-  constructor(port: number) {
-    this.client = ClientProxyFactory.create({ transport: Transport.TCP, options: { host: '127.0.0.1', port } });
-  }
-
-  reserve(request: QuotaReserveRequest, timeoutMs = 5000): Promise<QuotaReserveResult> {
-    return firstValueFrom(this.client.send<QuotaReserveResult>(QUOTA_PATTERNS.reserve, request).pipe(timeout(timeoutMs)));
-  }
-
-  release(request: QuotaReleaseRequest): Promise<QuotaReleaseResult> {
-    return firstValueFrom(this.client.send<QuotaReleaseResult>(QUOTA_PATTERNS.release, request));
-  }
-
-  confirm(...requests: QuotaReserveRequest[]): Promise<QuotaConfirmResult> {
-    const messages = requests.map(({ senderXuid, messageId }) => ({ senderXuid, messageId }));
-    return firstValueFrom(this.client.send<QuotaConfirmResult>(QUOTA_PATTERNS.confirm, { messages }));
-  }
-
-  usage(senderXuid: Xuid): Promise<QuotaUsageResult> {
-    return firstValueFrom(this.client.send<QuotaUsageResult>(QUOTA_PATTERNS.usage, { senderXuid, now: Date.now() }));
-  }
-
-  connect(): Promise<unknown> {
-    return this.client.connect();
-  }
-
-  close(): Promise<void> {
-    return this.client.close();
-  }
-}
 
 const ACCEPTED: QuotaReserveResult = { accepted: true };
 

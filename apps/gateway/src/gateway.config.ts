@@ -1,5 +1,14 @@
 import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, MinLength } from 'class-validator';
-import { CrossFieldCheck, IsPositiveInt, IsTcpPort, SharedConfig } from '@app/shared/config';
+import {
+  CrossFieldCheck,
+  IsKeyList,
+  IsPositiveInt,
+  IsTcpPort,
+  KeyListEntry,
+  parseKeyList,
+  SharedConfig,
+} from '@app/shared/config';
+import { quotaRpcKeysProblems } from '@app/shared/quota';
 import { DEVELOPMENT_ADMIN_TOKEN, DEVELOPMENT_JWT_SECRET } from '@app/shared/tokens';
 
 /** One key that signs or verifies inbox continuation tokens. */
@@ -46,6 +55,14 @@ export class GatewayConfig extends SharedConfig implements CrossFieldCheck {
   @Min(50)
   @Max(30_000)
   QUOTA_TIMEOUT_MS: number = 1000;
+
+  /**
+   * Keys of the quota RPC, shared with quota: comma-separated `kid:secret`
+   * pairs (kid 1..8 letters or digits, secret at least 32 characters). Every
+   * call is signed with the first; quota accepts any it lists.
+   */
+  @IsKeyList()
+  QUOTA_RPC_KEYS?: string;
 
   /** HS256 key for user tokens (at least 32 characters). */
   @IsOptional()
@@ -132,6 +149,11 @@ export class GatewayConfig extends SharedConfig implements CrossFieldCheck {
     });
   }
 
+  /** The quota RPC keys, the signing key first. */
+  get quotaRpcKeys(): KeyListEntry[] {
+    return parseKeyList(this.QUOTA_RPC_KEYS);
+  }
+
   /** Secrets have development defaults only outside production. */
   crossFieldProblems(): string[] {
     const problems: string[] = [];
@@ -162,6 +184,7 @@ export class GatewayConfig extends SharedConfig implements CrossFieldCheck {
     if (repeated.length > 0) {
       problems.push(`PAGING_TOKEN_KEYS: each kid may appear once (repeated: ${[...new Set(repeated)].join(', ')})`);
     }
+    problems.push(...quotaRpcKeysProblems(this));
     return problems;
   }
 }

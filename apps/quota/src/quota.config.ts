@@ -1,13 +1,31 @@
 import { IsString } from 'class-validator';
-import { IsPositiveInt, IsTcpPort, SharedConfig } from '@app/shared/config';
+import {
+  CrossFieldCheck,
+  IsKeyList,
+  IsPositiveInt,
+  IsTcpPort,
+  KeyListEntry,
+  parseKeyList,
+  SharedConfig,
+} from '@app/shared/config';
+import { quotaRpcKeysProblems } from '@app/shared/quota';
 
-export class QuotaConfig extends SharedConfig {
+export class QuotaConfig extends SharedConfig implements CrossFieldCheck {
   /** Address the RPC (TCP) listener binds. */
   @IsString()
   QUOTA_LISTEN_HOST: string = '0.0.0.0';
 
   @IsTcpPort()
   QUOTA_PORT: number = 3001;
+
+  /**
+   * Keys a caller of the RPC must sign with, shared with the gateway:
+   * comma-separated `kid:secret` pairs (kid 1..8 letters or digits, secret at
+   * least 32 characters). Every one listed is accepted, so a key can be added
+   * before the gateways sign with it and removed after.
+   */
+  @IsKeyList()
+  QUOTA_RPC_KEYS?: string;
 
   /** Health endpoints (/healthz, /readyz) over HTTP. */
   @IsTcpPort()
@@ -37,4 +55,13 @@ export class QuotaConfig extends SharedConfig {
    */
   @IsPositiveInt()
   QUOTA_PENDING_SECONDS: number = 60;
+
+  get quotaRpcKeys(): KeyListEntry[] {
+    return parseKeyList(this.QUOTA_RPC_KEYS);
+  }
+
+  /** QUOTA_RPC_KEYS has a development default only outside production. */
+  crossFieldProblems(): string[] {
+    return quotaRpcKeysProblems(this);
+  }
 }

@@ -1,4 +1,4 @@
-import { Controller } from '@nestjs/common';
+import { Controller, UseGuards } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import Redis from 'ioredis';
 import {
@@ -14,10 +14,13 @@ import {
   QuotaUsageResult,
 } from '@app/shared/contracts';
 import { InjectRedis } from '@app/shared/redis';
+import { QuotaRpcAuthGuard } from './quota-rpc-auth.guard';
 import { QuotaMetrics } from './quota.metrics';
 import { QuotaService } from './quota.service';
 
+// Every pattern, ping included: a caller without the key learns nothing, not even that Redis is up.
 @Controller()
+@UseGuards(QuotaRpcAuthGuard)
 export class QuotaController {
   constructor(
     private readonly quota: QuotaService,

@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { ReadinessCheck } from '@app/shared/http';
+import { ReadinessCheck, ReadinessFailure } from '@app/shared/http';
+import { QuotaUnavailableError } from '../quota/quota-failure';
 import { QuotaClient } from '../quota/quota.client';
 
+/** Quota answers an authenticated ping; /readyz says why not (unreachable, slow, credentials refused). */
 @Injectable()
 export class QuotaReadinessCheck implements ReadinessCheck {
   readonly name = 'quota';
@@ -9,6 +11,10 @@ export class QuotaReadinessCheck implements ReadinessCheck {
   constructor(private readonly quota: QuotaClient) {}
 
   async check(): Promise<void> {
-    await this.quota.ping();
+    try {
+      await this.quota.ping();
+    } catch (error) {
+      throw error instanceof QuotaUnavailableError ? new ReadinessFailure(error.reason) : error;
+    }
   }
 }

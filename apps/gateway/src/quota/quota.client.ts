@@ -11,17 +11,27 @@ import {
   QuotaReserveRequest,
   QuotaReserveResult,
 } from '@app/shared/contracts';
-import { AppError, ERRORS } from '@app/shared/errors';
+import { FailureLog } from '@app/shared/logging';
+import { QuotaRpcSigner } from '@app/shared/quota';
 import { Xuid } from '@app/shared/xuid';
 import { GatewayConfig } from '../gateway.config';
 import { GatewayMetrics } from '../gateway.metrics';
+import { describeQuotaFailure, QuotaUnavailableError } from './quota-failure';
 
 export const QUOTA_RPC = 'QUOTA_RPC';
 
-/** Typed calls to the quota service; any failure to answer in time is a 503 (fail closed). */
+/**
+ * Typed calls to the quota service, each signed with the first QUOTA_RPC_KEYS
+ * key; any failure to answer in time, a refusal of the credential included,
+ * is a 503 (fail closed), logged with its cause.
+ */
 @Injectable()
 export class QuotaClient implements OnApplicationShutdown {
   private readonly logger = new Logger(QuotaClient.name);
+  // Under an outage every send fails: one line per kind of failure, then a count every few seconds.
+  private readonly failures = new FailureLog(this.logger);
+  private readonly address: string;
+  private readonly signer: QuotaRpcSigner;
   private confirmations: QuotaConfirmRequest['messages'] = [];
   private confirming?: Promise<unknown>;
 
@@ -29,7 +39,10 @@ export class QuotaClient implements OnApplicationShutdown {
     @Inject(QUOTA_RPC) private readonly client: ClientProxy,
     private readonly config: GatewayConfig,
     private readonly metrics: GatewayMetrics,
-  ) {}
+  ) {
+    this.address = `${config.QUOTA_HOST}:${config.QUOTA_PORT}`;
+    this.signer = new QuotaRpcSigner(config.quotaRpcKeys);
+  }
 
   /** Checks every limit and records the send, atomically. */
   reserve(request: QuotaReserveRequest): Promise<QuotaReserveResult> {
@@ -73,12 +86,16 @@ export class QuotaClient implements OnApplicationShutdown {
   private async call<T>(pattern: string, payload: object): Promise<T> {
     const timer = this.metrics.quotaWait.startTimer({ call: pattern.replace(/^quota\./, '') });
     try {
-      const result = await firstValueFrom(this.client.send<T>(pattern, payload).pipe(timeout(this.config.QUOTA_TIMEOUT_MS)));
+      const signed = this.signer.sign(pattern, payload);
+      const result = await firstValueFrom(this.client.send<T>(pattern, signed).pipe(timeout(this.config.QUOTA_TIMEOUT_MS)));
       timer({ outcome: 'ok' });
+      this.failures.succeeded('quota answers again');
       return result;
-    } catch {
+    } catch (error) {
       timer({ outcome: 'error' });
-      throw new AppError(ERRORS.DEPENDENCY_UNAVAILABLE, 'The quota service is unavailable; retry later.', 1);
+      const failure = describeQuotaFailure(error, this.address, this.config.QUOTA_TIMEOUT_MS);
+      this.failures.failed(failure.line, failure.key);
+      throw new QuotaUnavailableError(failure.reason);
     }
   }
 }

@@ -2,6 +2,7 @@ import { IsIn, IsInt, IsOptional, IsString, Max, Min, MinLength } from 'class-va
 import { DeliveryConfig } from '../../../../apps/delivery/src/delivery.config';
 import { GatewayConfig } from '../../../../apps/gateway/src/gateway.config';
 import { QuotaConfig } from '../../../../apps/quota/src/quota.config';
+import { DEVELOPMENT_QUOTA_RPC_KEYS } from '../quota';
 import { DEVELOPMENT_ADMIN_TOKEN, DEVELOPMENT_JWT_SECRET } from '../tokens';
 import { ConfigError, effectiveSettings, loadConfig } from './load-config';
 import { SharedConfig } from './shared.config';
@@ -26,6 +27,7 @@ const PRODUCTION = {
   NODE_ENV: 'production',
   ADMIN_TOKEN: 'a'.repeat(16),
   PAGING_TOKEN_KEYS: `k1:${'s'.repeat(32)}`,
+  QUOTA_RPC_KEYS: `q1:${'r'.repeat(32)}`,
 };
 
 const PUBLIC_KEY_PEM = '-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n';
@@ -320,6 +322,78 @@ describe('loadConfig with the services’ config classes', () => {
     );
 
     expect(error.problems).toEqual(['AUTH_PUBLIC_KEY and AUTH_JWKS_URL: set one, not both']);
+  });
+
+  describe('QUOTA_RPC_KEYS, read by the gateway and quota', () => {
+    const KEYS_FORMAT =
+      'QUOTA_RPC_KEYS: must be comma-separated kid:secret pairs (kid 1..8 letters or digits, secret at least 32 characters) (value hidden)';
+
+    it.each([
+      ['gateway', GatewayConfig],
+      ['quota', QuotaConfig],
+    ])('should require it in production for the %s', (_, cls) => {
+      const { QUOTA_RPC_KEYS: _unset, ...others } = PRODUCTION;
+
+      const error = configErrorOf(() => loadConfig(cls as typeof QuotaConfig, { ...others, AUTH_JWT_SECRET: 'j'.repeat(32) }));
+
+      expect(error.problems).toEqual(['QUOTA_RPC_KEYS: required when NODE_ENV=production']);
+    });
+
+    it('should give the gateway and quota the same development key outside production', () => {
+      const gateway = loadConfig(GatewayConfig, { NODE_ENV: 'test' });
+      const quota = loadConfig(QuotaConfig, {});
+
+      expect(gateway.QUOTA_RPC_KEYS).toBe(DEVELOPMENT_QUOTA_RPC_KEYS);
+      expect(quota.QUOTA_RPC_KEYS).toBe(DEVELOPMENT_QUOTA_RPC_KEYS);
+      expect(gateway.quotaRpcKeys).toEqual(quota.quotaRpcKeys);
+    });
+
+    it('should list the keys in order, the signing key first', () => {
+      const config = loadConfig(QuotaConfig, {
+        ...PRODUCTION,
+        QUOTA_RPC_KEYS: `k2:${'n'.repeat(32)},k1:${'o'.repeat(40)}`,
+      });
+
+      expect(config.quotaRpcKeys).toEqual([
+        { kid: 'k2', secret: 'n'.repeat(32) },
+        { kid: 'k1', secret: 'o'.repeat(40) },
+      ]);
+    });
+
+    it.each([
+      ['a secret under 32 characters', `k1:${'s'.repeat(31)}`],
+      ['no kid', `${'s'.repeat(32)}`],
+      ['a kid over 8 characters', `kid123456:${'s'.repeat(32)}`],
+      ['a kid with a dash', `k-1:${'s'.repeat(32)}`],
+      ['a space after the comma', `k1:${'s'.repeat(32)}, k2:${'t'.repeat(32)}`],
+      ['a trailing comma', `k1:${'s'.repeat(32)},`],
+    ])('should say what the format is, without echoing the value, when it has %s', (_, value) => {
+      for (const cls of [GatewayConfig, QuotaConfig]) {
+        const error = configErrorOf(() => loadConfig(cls as typeof QuotaConfig, { QUOTA_RPC_KEYS: value }));
+
+        expect(error.problems).toEqual([KEYS_FORMAT]);
+        expect(error.message).not.toContain('s'.repeat(31));
+      }
+    });
+
+    it('should refuse a kid listed twice', () => {
+      const error = configErrorOf(() =>
+        loadConfig(QuotaConfig, { QUOTA_RPC_KEYS: `k1:${'a'.repeat(32)},k2:${'b'.repeat(32)},k1:${'c'.repeat(32)}` }),
+      );
+
+      expect(error.problems).toEqual(['QUOTA_RPC_KEYS: each kid may appear once (repeated: k1)']);
+    });
+
+    it('should show it as "(set)" in the start-up settings', () => {
+      const settings = effectiveSettings(loadConfig(QuotaConfig, PRODUCTION));
+
+      expect(settings.QUOTA_RPC_KEYS).toBe('(set)');
+      expect(JSON.stringify(settings)).not.toContain('r'.repeat(32));
+    });
+
+    it('should not be read by delivery, which never calls quota', () => {
+      expect(loadConfig(DeliveryConfig, PRODUCTION)).not.toHaveProperty('QUOTA_RPC_KEYS');
+    });
   });
 
   it('should not copy a variable onto the config when the class does not declare it', () => {

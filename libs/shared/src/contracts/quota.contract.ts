@@ -14,6 +14,28 @@ export const QUOTA_PATTERNS = {
   ping: 'quota.ping',
 } as const;
 
+/**
+ * Every quota call's payload carries one, in its `credential` field: quota
+ * refuses a call without a valid one before doing anything. `mac` is
+ * HMAC-SHA256, base64url, keyed with the secret of `kid` (a QUOTA_RPC_KEYS
+ * key), over the pattern, a newline, and the JSON of the payload without
+ * its credential (libs/shared/src/quota/quota-rpc-credential.ts).
+ */
+export interface QuotaRpcCredential {
+  kid: string;
+  mac: string;
+}
+
+/** A payload as it travels: the request and its credential. */
+export type Signed<T extends object> = T & { credential: QuotaRpcCredential };
+
+/** Quota's error answer to a call whose credential is missing or does not verify. */
+export interface QuotaCredentialsRefused {
+  refused: 'credentials';
+  /** Why, naming no secret: "no credential", "malformed credential", "unknown kid k9", "bad signature for kid k1". */
+  reason: string;
+}
+
 /** The four per-sender limits (docs/api.md, Limits). */
 export enum QuotaLimit {
   StrangersPerMessage = 'strangers-per-message',

@@ -1,4 +1,5 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { RpcException } from '@nestjs/microservices';
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import { Observable, throwError } from 'rxjs';
@@ -118,6 +119,8 @@ export class ErrorResponseFilter implements ExceptionFilter {
   private readonly logger = new Logger(ErrorResponseFilter.name);
 
   catch(exception: unknown, host: ArgumentsHost): void | Observable<never> {
+    // A handler's deliberate RPC answer (quota refusing a credential) goes to the caller as it is.
+    if (host.getType() === 'rpc' && exception instanceof RpcException) return throwError(() => exception.getError());
     const rendered = renderError(exception, this.logger);
     if (host.getType() !== 'http') {
       if (rendered.dependencyError !== undefined) {

@@ -14,10 +14,30 @@ export interface ReadinessChecks {
   optional: ReadinessCheck[];
 }
 
+/**
+ * A check may reject with this to say why it is down: /readyz shows the
+ * message under `reasons`, so it must name no address and no secret.
+ */
+export class ReadinessFailure extends Error {
+  override readonly name = 'ReadinessFailure';
+}
+
 export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
 const CHECK_TIMEOUT_MS = 2000;
 
 type CheckState = 'up' | 'down';
+
+interface Probed {
+  state: CheckState;
+  reason?: string;
+}
+
+export interface Readiness {
+  status: 'ready' | 'degraded';
+  checks: Record<string, CheckState>;
+  /** Why a check is down, for the checks that say (only when one does). */
+  reasons?: Record<string, string>;
+}
 
 @Controller()
 @ApiTags('health')
@@ -63,6 +83,11 @@ export class HealthController {
       properties: {
         status: { type: 'string', enum: ['ready', 'degraded'] },
         checks: { type: 'object', additionalProperties: { type: 'string', enum: ['up', 'down'] } },
+        reasons: {
+          type: 'object',
+          description: 'Why a check is down, where the check says (quota: "refused the credentials: unknown kid q9").',
+          additionalProperties: { type: 'string' },
+        },
       },
       example: { status: 'ready', checks: { postgres: 'up', redis: 'up', quota: 'up' } },
     },
@@ -77,28 +102,31 @@ export class HealthController {
       },
     },
   })
-  async ready(): Promise<{ status: 'ready' | 'degraded'; checks: Record<string, CheckState> }> {
-    const states = await Promise.all(this.checks.map((check) => probe(check)));
-    const checks = Object.fromEntries(this.checks.map((check, i) => [check.name, states[i]]));
-    const down = this.checks.filter((_, i) => states[i] === 'down');
+  async ready(): Promise<Readiness> {
+    const probed = await Promise.all(this.checks.map((check) => probe(check)));
+    const checks = Object.fromEntries(this.checks.map((check, i) => [check.name, probed[i].state]));
+    const down = this.checks.filter((_, i) => probed[i].state === 'down');
     const requiredDown = down.filter((check) => this.required.has(check)).map((check) => check.name);
     if (requiredDown.length > 0) {
       throw new AppError(ERRORS.NOT_READY, `Not ready: ${requiredDown.join(', ')} unavailable.`);
     }
-    return { status: down.length > 0 ? 'degraded' : 'ready', checks };
+    const readiness: Readiness = { status: down.length > 0 ? 'degraded' : 'ready', checks };
+    const reasons = this.checks.flatMap((check, i) => (probed[i].reason === undefined ? [] : [[check.name, probed[i].reason]]));
+    if (reasons.length > 0) readiness.reasons = Object.fromEntries(reasons) as Record<string, string>;
+    return readiness;
   }
 }
 
-async function probe(check: ReadinessCheck): Promise<CheckState> {
+async function probe(check: ReadinessCheck): Promise<Probed> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error('timed out')), CHECK_TIMEOUT_MS);
   });
   try {
     await Promise.race([check.check(), timeout]);
-    return 'up';
-  } catch {
-    return 'down';
+    return { state: 'up' };
+  } catch (error) {
+    return error instanceof ReadinessFailure ? { state: 'down', reason: error.message } : { state: 'down' };
   } finally {
     clearTimeout(timer);
   }

@@ -1,1 +1,2 @@
 export * from './quota-ledger';
+export * from './quota-rpc-credential';

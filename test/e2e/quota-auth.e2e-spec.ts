@@ -9,7 +9,7 @@ import { send } from '../factories/outbox.factory';
 import { createUser, uniqueXuid } from '../factories/users.factory';
 import { QuotaRpc } from '../setup/quota-rpc';
 import { privateRedisPrefix, redisKeysOf } from '../setup/redis-namespace';
-import { readiness, RunningQuota, RunningService, startGateway, startQuota, waitUntilReady } from '../setup/services';
+import { readiness, RunningGateway, RunningQuota, startGateway, startQuota, waitUntilReady } from '../setup/services';
 
 // Quota lists the new key first and the old one second, as in the middle of a rotation.
 const OLD_SECRET = `old-${'o'.repeat(32)}`;
@@ -140,8 +140,8 @@ describe('quota RPC authentication (QUOTA_RPC_KEYS)', () => {
       );
       try {
         for (const gateway of gateways) {
-          const sender = await createUser(gateway.url);
-          const recipient = await createUser(gateway.url);
+          const sender = await createUser(gateway.internalUrl);
+          const recipient = await createUser(gateway.internalUrl);
           await waitUntilReady(gateway);
 
           expect((await send(gateway.url, sender.xuid, [{ xuid: recipient.xuid }])).status).toBe(200);
@@ -154,7 +154,7 @@ describe('quota RPC authentication (QUOTA_RPC_KEYS)', () => {
   });
 
   describe('a gateway with a key quota does not list', () => {
-    let gateway: RunningService;
+    let gateway: RunningGateway;
 
     beforeAll(async () => {
       gateway = await startGateway({ QUOTA_PORT: quota.rpcPort, QUOTA_RPC_KEYS: UNKNOWN_KID, REDIS_PREFIX: gatewayPrefix });
@@ -165,8 +165,8 @@ describe('quota RPC authentication (QUOTA_RPC_KEYS)', () => {
     });
 
     it('should answer sends 503 with Retry-After, charging nothing (fail closed)', async () => {
-      const sender = await createUser(gateway.url);
-      const recipient = await createUser(gateway.url);
+      const sender = await createUser(gateway.internalUrl);
+      const recipient = await createUser(gateway.internalUrl);
 
       const answer = await send(gateway.url, sender.xuid, [{ xuid: recipient.xuid }]);
 

@@ -73,7 +73,11 @@ export async function startQuota(settings: Settings = {}): Promise<RunningQuota>
  */
 export async function startGateway(settings: Settings = {}): Promise<RunningGateway> {
   const app = await createGatewayApp(configFrom(GatewayConfig, { INTERNAL_HOST: '127.0.0.1', INTERNAL_PORT: 0, ...settings }));
-  const running = await listening(app);
+  // A start that fails (a taken port) must not leave the app's pools open behind it.
+  const running = await listening(app).catch(async (error: unknown) => {
+    await app.close().catch(() => undefined);
+    throw error;
+  });
   return { ...running, internalUrl: internalListenerOf(app)?.url ?? running.url };
 }
 

@@ -230,8 +230,8 @@ export async function fill(databaseUrl: string, options: FillOptions, log: (line
     );
     await step('counters, vacuum, checkpoint', async () => {
       await client.query(
-        `INSERT INTO inbox_counters (recipient_xuid, total_items)
-         SELECT recipient_xuid, count(*)::int FROM inbox_entries GROUP BY recipient_xuid`,
+        `INSERT INTO inbox_counters (recipient_xuid, total_items, unread_items)
+         SELECT recipient_xuid, count(*)::int, (count(*) FILTER (WHERE NOT is_read))::int FROM inbox_entries GROUP BY recipient_xuid`,
       );
       await client.query('VACUUM (ANALYZE)');
       await client.query('CHECKPOINT');

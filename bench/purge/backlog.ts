@@ -80,9 +80,11 @@ export async function insertExpired(
   });
   await timed('counters', () =>
     client.query(
-      `INSERT INTO inbox_counters AS c (recipient_xuid, total_items)
-       SELECT recipient_xuid, count(*)::int FROM inbox_entries WHERE expiration <= now() GROUP BY recipient_xuid
-       ON CONFLICT (recipient_xuid) DO UPDATE SET total_items = c.total_items + EXCLUDED.total_items`,
+      `INSERT INTO inbox_counters AS c (recipient_xuid, total_items, unread_items)
+       SELECT recipient_xuid, count(*)::int, (count(*) FILTER (WHERE NOT is_read))::int
+         FROM inbox_entries WHERE expiration <= now() GROUP BY recipient_xuid
+       ON CONFLICT (recipient_xuid) DO UPDATE
+          SET total_items = c.total_items + EXCLUDED.total_items, unread_items = c.unread_items + EXCLUDED.unread_items`,
     ),
   );
   // What autovacuum would have done in the month the rows lived; the checkpoint keeps the fill's writes out of the run.

@@ -45,7 +45,7 @@ export async function explainPurge(db: ClientBase, recipient: string): Promise<s
     await explain(
       DELIVERY_SQL.decrementCounters.name,
       DELIVERY_SQL.decrementCounters.text,
-      `${literal(recipients)}, ${literal(recipients.map((xuid) => perRecipient.get(xuid) as number))}`,
+      `${literal(recipients)}, ${literal(recipients.map((xuid) => perRecipient.get(xuid) as number))}, ${literal(recipients.map(() => 0))}`,
     );
     await explain(DELIVERY_SQL.deleteMessages.name, DELIVERY_SQL.deleteMessages.text, literal(ids));
   } finally {

@@ -172,9 +172,10 @@ export class InboxFactory {
         ],
       );
       await manager.query(
-        `INSERT INTO inbox_counters (recipient_xuid, total_items) VALUES ($1, $2)
-         ON CONFLICT (recipient_xuid) DO UPDATE SET total_items = inbox_counters.total_items + EXCLUDED.total_items`,
-        [recipient, prepared.length],
+        `INSERT INTO inbox_counters (recipient_xuid, total_items, unread_items) VALUES ($1, $2, $3)
+         ON CONFLICT (recipient_xuid) DO UPDATE SET total_items = inbox_counters.total_items + EXCLUDED.total_items,
+                                                    unread_items = inbox_counters.unread_items + EXCLUDED.unread_items`,
+        [recipient, prepared.length, prepared.filter((m) => !m.isRead).length],
       );
       return inserted;
     });
@@ -200,8 +201,9 @@ export class InboxFactory {
   /** What the purge job will do for one entry: delete it and decrement the counter. */
   async purge(recipient: Xuid, messageId: string): Promise<void> {
     await this.dataSource.query(
-      `WITH gone AS (DELETE FROM inbox_entries WHERE recipient_xuid = $1 AND message_id = $2 RETURNING recipient_xuid)
-       UPDATE inbox_counters c SET total_items = c.total_items - 1 FROM gone WHERE c.recipient_xuid = gone.recipient_xuid`,
+      `WITH gone AS (DELETE FROM inbox_entries WHERE recipient_xuid = $1 AND message_id = $2 RETURNING recipient_xuid, is_read)
+       UPDATE inbox_counters c SET total_items = c.total_items - 1, unread_items = c.unread_items - (NOT gone.is_read)::int
+         FROM gone WHERE c.recipient_xuid = gone.recipient_xuid`,
       [recipient, messageId],
     );
   }

@@ -88,10 +88,11 @@ const FILL_INBOX_ENTRIES = `
     FROM messages m WHERE m.delivered_at IS NOT NULL`;
 
 const FILL_INBOX_COUNTERS = `
-  INSERT INTO inbox_counters (recipient_xuid, total_items)
-  SELECT ${BASE} + k, coalesce(c.n, 0)
+  INSERT INTO inbox_counters (recipient_xuid, total_items, unread_items)
+  SELECT ${BASE} + k, coalesce(c.n, 0), coalesce(c.unread, 0)
     FROM generate_series(0, ${USERS - 1}) AS k
-    LEFT JOIN (SELECT recipient_xuid, count(*)::int AS n FROM inbox_entries GROUP BY recipient_xuid) AS c
+    LEFT JOIN (SELECT recipient_xuid, count(*)::int AS n, (count(*) FILTER (WHERE NOT is_read))::int AS unread
+                 FROM inbox_entries GROUP BY recipient_xuid) AS c
       ON c.recipient_xuid = ${BASE} + k`;
 
 /** Every constraint and index of the schema, to prove the fill left it exactly as migrated. */
@@ -271,7 +272,7 @@ const CASES: PlanCase[] = [
   {
     label: 'delivery.decrement-counters (maintenance)',
     statement: DELIVERY_SQL.decrementCounters,
-    params: (f) => [f.expiredRecipients, f.expiredCounts],
+    params: (f) => [f.expiredRecipients, f.expiredCounts, f.expiredCounts.map(() => 0)],
     uses: (f) => [f.pk.inbox_counters],
   },
   {

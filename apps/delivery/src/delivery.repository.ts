@@ -51,7 +51,8 @@ export const DELIVERY_SQL = {
    *   or accepts only friends and the sender is not one; a sender messaging
    *   themself always arrives;
    * - `inserted`: the entries, once each however often this runs (primary key);
-   * - `counted`: each inbox's counter moves by the entries actually inserted,
+   * - `counted`: each inbox's counters move by the entries actually inserted
+   *   (all unread, so total and unread alike),
    *   summed per inbox first and touched in XUID order, as the purge does, so
    *   concurrent batches never deadlock;
    * - `marked`: the messages are delivered (expired ones too, with no entries).
@@ -96,9 +97,10 @@ export const DELIVERY_SQL = {
        ON CONFLICT DO NOTHING
        RETURNING e.recipient_xuid, e.message_id
      ), counted AS (
-       INSERT INTO inbox_counters AS c (recipient_xuid, total_items)
-       SELECT i.recipient_xuid, count(*) FROM inserted i GROUP BY i.recipient_xuid ORDER BY i.recipient_xuid
-       ON CONFLICT (recipient_xuid) DO UPDATE SET total_items = c.total_items + EXCLUDED.total_items
+       INSERT INTO inbox_counters AS c (recipient_xuid, total_items, unread_items)
+       SELECT i.recipient_xuid, count(*), count(*) FROM inserted i GROUP BY i.recipient_xuid ORDER BY i.recipient_xuid
+       ON CONFLICT (recipient_xuid) DO UPDATE
+          SET total_items = c.total_items + EXCLUDED.total_items, unread_items = c.unread_items + EXCLUDED.unread_items
      ), marked AS (
        UPDATE messages m SET delivered_at = now() FROM locked l WHERE m.id = l.id AND NOT l.delivered
      ), written AS (
@@ -136,16 +138,17 @@ export const DELIVERY_SQL = {
     `SELECT id, recipients FROM messages
       WHERE expiration <= now() ORDER BY expiration LIMIT $1 FOR UPDATE SKIP LOCKED`,
   ),
-  // By primary key, from each message's recipient list.
-  deleteEntries: statement<[messageIds: readonly string[]], { recipient: string; n: number }>(
+  // By primary key, from each message's recipient list; per inbox, the entries removed and the unread among them.
+  deleteEntries: statement<[messageIds: readonly string[]], { recipient: string; n: number; unread: number }>(
     'delivery.delete-entries',
     `WITH removed AS (
        DELETE FROM inbox_entries e
         USING messages m, unnest(m.recipients) AS r(xuid)
         WHERE m.id = ANY($1::varchar[]) AND e.recipient_xuid = r.xuid AND e.message_id = m.id
-       RETURNING e.recipient_xuid
+       RETURNING e.recipient_xuid, e.is_read
      )
-     SELECT recipient_xuid AS recipient, count(*)::int AS n FROM removed GROUP BY recipient_xuid ORDER BY recipient_xuid`,
+     SELECT recipient_xuid AS recipient, count(*)::int AS n, (count(*) FILTER (WHERE NOT is_read))::int AS unread
+       FROM removed GROUP BY recipient_xuid ORDER BY recipient_xuid`,
   ),
   // The counters are locked in XUID order first, as delivery touches them, so the two never deadlock.
   lockCounters: statement<[recipients: readonly string[]], { recipient_xuid: string }>(
@@ -153,10 +156,10 @@ export const DELIVERY_SQL = {
     `SELECT recipient_xuid FROM inbox_counters
       WHERE recipient_xuid = ANY($1::numeric[]) ORDER BY recipient_xuid FOR UPDATE`,
   ),
-  decrementCounters: statement<[recipients: readonly string[], counts: readonly number[]]>(
+  decrementCounters: statement<[recipients: readonly string[], counts: readonly number[], unread: readonly number[]]>(
     'delivery.decrement-counters',
-    `UPDATE inbox_counters c SET total_items = c.total_items - d.n
-       FROM unnest($1::numeric[], $2::int[]) AS d(recipient, n)
+    `UPDATE inbox_counters c SET total_items = c.total_items - d.n, unread_items = c.unread_items - d.unread
+       FROM unnest($1::numeric[], $2::int[], $3::int[]) AS d(recipient, n, unread)
       WHERE c.recipient_xuid = d.recipient`,
   ),
   deleteMessages: statement<[messageIds: readonly string[]]>(
@@ -206,7 +209,11 @@ export class DeliveryRepository {
       if (removed.length > 0) {
         const recipients = removed.map((row) => row.recipient);
         await tx.run(DELIVERY_SQL.lockCounters, [recipients]);
-        await tx.run(DELIVERY_SQL.decrementCounters, [recipients, removed.map((row) => row.n)]);
+        await tx.run(DELIVERY_SQL.decrementCounters, [
+          recipients,
+          removed.map((row) => row.n),
+          removed.map((row) => row.unread),
+        ]);
       }
       await tx.run(DELIVERY_SQL.deleteMessages, [ids]);
       return { messages: ids.length, entries: removed.reduce((sum, row) => sum + row.n, 0) };

@@ -1,7 +1,21 @@
-import { Controller, Delete, Get, Header, HttpCode, HttpStatus, Param, Query, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Header,
+  HttpCode,
+  HttpStatus,
+  Param,
+  Post,
+  Put,
+  Query,
+  UseGuards,
+} from '@nestjs/common';
 import { RouteSchema } from '@nestjs/platform-fastify';
 import {
   ApiBearerAuth,
+  ApiBody,
   ApiHeader,
   ApiNoContentResponse,
   ApiOkResponse,
@@ -15,12 +29,22 @@ import { AppError, ERRORS, quotedValue } from '@app/shared/errors';
 import { UserIdentity } from '@app/shared/tokens';
 import { CurrentUser } from '../auth/current-user.decorator';
 import { USER_PARAM, UserAuthGuard, UserRoute } from '../auth/user-auth.guard';
-import { ApiErrorResponses, DELETE_MESSAGE_ERRORS, LIST_INBOX_ERRORS, READ_MESSAGE_ERRORS } from '../openapi/error-responses';
 import {
+  ApiErrorResponses,
+  BATCH_ERRORS,
+  DELETE_MESSAGE_ERRORS,
+  INBOX_SUMMARY_ERRORS,
+  LIST_INBOX_ERRORS,
+  READ_MESSAGE_ERRORS,
+  READ_STATE_ERRORS,
+} from '../openapi/error-responses';
+import {
+  BATCH_BODY,
   CONTINUATION_TOKEN_QUERY,
   CONTRACT_VERSION_HEADER,
   MAX_ITEMS_QUERY,
   MESSAGE_ID_PARAM,
+  READ_STATE_BODY,
   SECURITY,
   SKIP_ITEMS_QUERY,
   TAG,
@@ -29,9 +53,10 @@ import {
 import { ref } from '../openapi/schemas';
 import { responseSchema } from '../http/response-schema';
 import { InboxPageResponse, MessageDetailResponse, toInboxPage, toMessageDetail } from './dto/inbox.response';
+import { InboxSummary } from './inbox.repository';
 import { InboxPageRequest, InboxService } from './inbox.service';
+import { MESSAGE_ID, parseBatchRequest, parseReadStateRequest } from './batch-request';
 
-const MESSAGE_ID = /^[A-Za-z0-9_-]{1,50}$/;
 const DIGITS = /^[0-9]+$/;
 
 /** Reading the caller's own inbox (docs/api.md, List the inbox). Nothing here may be cached. */
@@ -65,6 +90,65 @@ export class InboxController {
     return toInboxPage(await this.inbox.listPage(user.xuid, parsePageRequest(query)));
   }
 
+  // A static segment: find-my-way tries it before `:messageId`, and no message id is "summary" (ids are the service's).
+  @Get('summary')
+  @Header('Cache-Control', 'no-store')
+  @RouteSchema({ response: { 200: responseSchema('InboxSummary') } })
+  @ApiOperation({
+    operationId: 'inboxSummary',
+    summary: 'Count the messages and the unread ones',
+    description:
+      'The number of unexpired messages in the inbox (the `totalItems` of a listing) and how many of them are unread, ' +
+      'exact at the time of the request, at the same cost whatever the size of the inbox.',
+  })
+  @ApiOkResponse({ description: 'The counts.', schema: ref('InboxSummary') })
+  @ApiErrorResponses(INBOX_SUMMARY_ERRORS)
+  summary(@CurrentUser() user: UserIdentity): Promise<InboxSummary> {
+    return this.inbox.summary(user.xuid);
+  }
+
+  @Post('batch')
+  @HttpCode(HttpStatus.OK)
+  @Header('Cache-Control', 'no-store')
+  @RouteSchema({ response: { 200: responseSchema('InboxBatchResult') } })
+  @ApiOperation({
+    operationId: 'inboxBatch',
+    summary: 'Delete, or mark read or unread, up to 100 messages',
+    description:
+      'Applies one action to 1..100 messages of the inbox in one step. Idempotent: ids this inbox does not have are ' +
+      'ignored (as a single delete ignores them; marks also pass over expired messages), and `changedIds` lists only ' +
+      'the messages whose state this call changed, so a repeat answers `[]`.',
+  })
+  @ApiBody(BATCH_BODY)
+  @ApiOkResponse({ description: 'Done; the ids whose state changed.', schema: ref('InboxBatchResult') })
+  @ApiErrorResponses(BATCH_ERRORS)
+  async batch(@CurrentUser() user: UserIdentity, @Body() body: unknown): Promise<{ changedIds: string[] }> {
+    return { changedIds: await this.inbox.applyBatch(user.xuid, parseBatchRequest(body)) };
+  }
+
+  @Put(':messageId/read-state')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @Header('Cache-Control', 'no-store')
+  @ApiOperation({
+    operationId: 'setReadState',
+    summary: 'Mark a message read or unread (idempotent)',
+    description:
+      'Sets `isRead` of one message without fetching it. Setting the state it already has changes nothing and is ' +
+      '204 as well. A message this inbox does not have, or that has expired, is 404, as reading it is.',
+  })
+  @ApiParam(MESSAGE_ID_PARAM)
+  @ApiBody(READ_STATE_BODY)
+  @ApiNoContentResponse({ description: 'The message now has this read state.' })
+  @ApiErrorResponses(READ_STATE_ERRORS)
+  async setReadState(
+    @CurrentUser() user: UserIdentity,
+    @Param('messageId') messageId: string,
+    @Body() body: unknown,
+  ): Promise<void> {
+    const id = parseMessageId(messageId);
+    await this.inbox.setReadState(user.xuid, id, parseReadStateRequest(body));
+  }
+
   @Get(':messageId')
   @Header('Cache-Control', 'no-store')
   @RouteSchema({ response: { 200: responseSchema('MessageDetail') } })
@@ -91,8 +175,8 @@ export class InboxController {
   @ApiParam(MESSAGE_ID_PARAM)
   @ApiNoContentResponse({ description: 'Deleted, or was already absent.' })
   @ApiErrorResponses(DELETE_MESSAGE_ERRORS)
-  remove(@CurrentUser() user: UserIdentity, @Param('messageId') messageId: string): Promise<void> {
-    return this.inbox.deleteMessage(user.xuid, parseMessageId(messageId));
+  async remove(@CurrentUser() user: UserIdentity, @Param('messageId') messageId: string): Promise<void> {
+    await this.inbox.deleteMessage(user.xuid, parseMessageId(messageId));
   }
 }
 

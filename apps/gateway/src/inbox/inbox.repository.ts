@@ -33,6 +33,15 @@ export interface PageQuery {
   limit: number;
 }
 
+/** The inbox's counts, exact now: unexpired entries, and the unread among them. */
+export interface InboxSummary {
+  totalItems: number;
+  unreadItems: number;
+}
+
+/** What a batch call asks for (docs/api.md, Act on many messages). */
+export type BatchAction = 'delete' | 'markRead' | 'markUnread';
+
 // A page row, or the one row of an empty page (all entry columns null).
 type PageRow = { [K in keyof InboxListEntry]: InboxListEntry[K] | null } & { totalItems: number };
 
@@ -44,6 +53,35 @@ const TOTAL_ITEMS = `
     coalesce((SELECT c.total_items FROM inbox_counters c WHERE c.recipient_xuid = $1), 0)
     - (SELECT count(*) FROM inbox_entries x WHERE x.recipient_xuid = $1 AND x.expiration <= now()),
     0)::int`;
+
+// Both counts, the same way: the counters minus the expired-but-not-purged
+// entries, counted over the same bounded range (the unread among them need a
+// look at each of those rows, still only the expired ones).
+const SUMMARY = `
+  SELECT greatest(coalesce(c.total_items, 0) - x.expired, 0)::int AS "totalItems",
+         greatest(coalesce(c.unread_items, 0) - x.expired_unread, 0)::int AS "unreadItems"
+    FROM (SELECT count(*) AS expired, count(*) FILTER (WHERE NOT x.is_read) AS expired_unread
+            FROM inbox_entries x WHERE x.recipient_xuid = $1::numeric AND x.expiration <= now()) AS x
+    LEFT JOIN inbox_counters c ON c.recipient_xuid = $1::numeric`;
+
+// Flips is_read of the unexpired entries named (only those not already in that
+// state, so a repeat writes nothing) and moves the unread counter by as many,
+// in one statement. $3 is the new is_read.
+const READ_STATE = statement<[recipient: Xuid, messageIds: readonly string[], isRead: boolean], { messageId: string }>(
+  'inbox.set-read-state',
+  `WITH changed AS (
+       UPDATE inbox_entries e SET is_read = $3::boolean
+        WHERE e.recipient_xuid = $1::numeric AND e.message_id = ANY($2::varchar[])
+          AND e.expiration > now() AND e.is_read <> $3::boolean
+       RETURNING e.message_id
+     ), counted AS (
+       UPDATE inbox_counters c
+          SET unread_items = c.unread_items + CASE WHEN $3::boolean THEN -n.n ELSE n.n END
+         FROM (SELECT count(*)::int AS n FROM changed) AS n
+        WHERE c.recipient_xuid = $1::numeric AND n.n > 0
+     )
+     SELECT message_id AS "messageId" FROM changed ORDER BY message_id`,
+);
 
 const LIST_COLUMNS = `
   e.message_id AS "messageId",
@@ -79,7 +117,7 @@ export const INBOX_SQL = {
   nextPage: pageStatement('inbox.next-page', 'AND e.message_id < $3::varchar', ''),
   // Reads the message and marks it read in one statement; an entry already
   // read is not rewritten, so reading it again costs no write.
-  read: statement<[recipient: Xuid, messageId: string], InboxMessage>(
+  read: statement<[recipient: Xuid, messageId: string], InboxMessage & { markedRead: boolean }>(
     'inbox.read',
     `WITH entry AS (
        SELECT e.message_id AS "messageId",
@@ -94,19 +132,48 @@ export const INBOX_SQL = {
      ), marked AS (
        UPDATE inbox_entries SET is_read = true
         WHERE recipient_xuid = $1::numeric AND message_id = $2::varchar AND expiration > now() AND NOT is_read
+       RETURNING recipient_xuid
+     ), counted AS (
+       UPDATE inbox_counters c SET unread_items = c.unread_items - 1
+         FROM marked m WHERE c.recipient_xuid = m.recipient_xuid
      )
-     SELECT * FROM entry`,
+     SELECT entry.*, EXISTS (SELECT 1 FROM marked) AS "markedRead" FROM entry`,
   ),
-  // One statement, so one transaction: the counter drops only when a row went.
-  delete: statement<[recipient: Xuid, messageId: string]>(
+  // One statement, so one transaction: the counters drop only when a row went.
+  delete: statement<[recipient: Xuid, messageId: string], { messageId: string }>(
     'inbox.delete',
     `WITH deleted AS (
        DELETE FROM inbox_entries WHERE recipient_xuid = $1::numeric AND message_id = $2::varchar
-       RETURNING recipient_xuid
+       RETURNING recipient_xuid, message_id, is_read
+     ), counted AS (
+       UPDATE inbox_counters c SET total_items = c.total_items - 1, unread_items = c.unread_items - (NOT d.is_read)::int
+         FROM deleted d
+        WHERE c.recipient_xuid = d.recipient_xuid
      )
-     UPDATE inbox_counters c SET total_items = c.total_items - 1
-       FROM deleted d
-      WHERE c.recipient_xuid = d.recipient_xuid`,
+     SELECT message_id AS "messageId" FROM deleted`,
+  ),
+  summary: statement<[recipient: Xuid], InboxSummary>('inbox.summary', SUMMARY),
+  // Whether this inbox has the unexpired entry: the answer of a read-state change that changed nothing.
+  exists: statement<[recipient: Xuid, messageId: string], { found: boolean }>(
+    'inbox.exists',
+    `SELECT EXISTS (
+       SELECT 1 FROM inbox_entries
+        WHERE recipient_xuid = $1::numeric AND message_id = $2::varchar AND expiration > now()) AS found`,
+  ),
+  setReadState: READ_STATE,
+  // Up to 100 entries of one inbox, expired ones too (as a single delete), and both counters by as many.
+  deleteMany: statement<[recipient: Xuid, messageIds: readonly string[]], { messageId: string }>(
+    'inbox.delete-many',
+    `WITH deleted AS (
+       DELETE FROM inbox_entries e
+        WHERE e.recipient_xuid = $1::numeric AND e.message_id = ANY($2::varchar[])
+       RETURNING e.message_id, e.is_read
+     ), counted AS (
+       UPDATE inbox_counters c SET total_items = c.total_items - n.total, unread_items = c.unread_items - n.unread
+         FROM (SELECT count(*)::int AS total, (count(*) FILTER (WHERE NOT is_read))::int AS unread FROM deleted) AS n
+        WHERE c.recipient_xuid = $1::numeric AND n.total > 0
+     )
+     SELECT message_id AS "messageId" FROM deleted ORDER BY message_id`,
   ),
 } as const;
 
@@ -124,14 +191,39 @@ export class InboxRepository {
     return { entries: rows as InboxListEntry[], totalItems };
   }
 
-  /** The unexpired message, marked read; null when this inbox has no such entry. */
-  async readMessage(recipient: Xuid, messageId: string): Promise<InboxMessage | null> {
+  /**
+   * The unexpired message, marked read (`markedRead`: this call marked it, it
+   * was unread); null when this inbox has no such entry.
+   */
+  async readMessage(recipient: Xuid, messageId: string): Promise<(InboxMessage & { markedRead: boolean }) | null> {
     const [message] = await this.database.rows(INBOX_SQL.read, [recipient, messageId]);
     return message ?? null;
   }
 
-  /** Removes the entry if present (expired or not) and keeps the counter in step. */
-  async deleteEntry(recipient: Xuid, messageId: string): Promise<void> {
-    await this.database.run(INBOX_SQL.delete, [recipient, messageId]);
+  /** Removes the entry if present (expired or not) and keeps the counters in step; whether it was there. */
+  async deleteEntry(recipient: Xuid, messageId: string): Promise<boolean> {
+    return (await this.database.rows(INBOX_SQL.delete, [recipient, messageId])).length > 0;
+  }
+
+  summary(recipient: Xuid): Promise<InboxSummary> {
+    return this.database.rows(INBOX_SQL.summary, [recipient]).then((rows) => rows[0]);
+  }
+
+  async hasMessage(recipient: Xuid, messageId: string): Promise<boolean> {
+    const [row] = await this.database.rows(INBOX_SQL.exists, [recipient, messageId]);
+    return row.found;
+  }
+
+  /**
+   * Applies `action` to the entries named (ids sorted and distinct, so rows
+   * are locked in the order the purge locks them); returns the ids whose
+   * state it changed, sorted. Ids not in this inbox are passed over.
+   */
+  async apply(recipient: Xuid, action: BatchAction, messageIds: readonly string[]): Promise<string[]> {
+    const rows =
+      action === 'delete'
+        ? await this.database.rows(INBOX_SQL.deleteMany, [recipient, messageIds])
+        : await this.database.rows(INBOX_SQL.setReadState, [recipient, messageIds, action === 'markRead']);
+    return rows.map((row) => row.messageId);
   }
 }

@@ -3,7 +3,8 @@ import { sentOfMessageId } from '@app/shared/database/message-id';
 import { AppError, ERRORS } from '@app/shared/errors';
 import { Xuid } from '@app/shared/xuid';
 import { ContinuationTokenCodec, InboxCursor } from './continuation-token';
-import { InboxListEntry, InboxMessage, InboxRepository } from './inbox.repository';
+import { BatchRequest } from './batch-request';
+import { InboxListEntry, InboxMessage, InboxRepository, InboxSummary } from './inbox.repository';
 
 export interface InboxPageRequest {
   maxItems: number;
@@ -50,16 +51,46 @@ export class InboxService {
     return { entries: page, totalItems, continuationToken: this.tokens.encode(owner, cursor) };
   }
 
-  /** The message, now marked read. Another inbox's message is "no such message", like one that never was. */
-  async readMessage(owner: Xuid, messageId: string): Promise<InboxMessage> {
+  /**
+   * The message, now marked read; `markedRead` when this call marked it (it
+   * was unread). Another inbox's message is "no such message", like one that never was.
+   */
+  async readMessage(owner: Xuid, messageId: string): Promise<InboxMessage & { markedRead: boolean }> {
     const message = await this.inbox.readMessage(owner, messageId);
     if (message === null) throw new AppError(ERRORS.MESSAGE_NOT_FOUND);
     return message;
   }
 
-  /** Idempotent: deleting an absent message succeeds. */
-  deleteMessage(owner: Xuid, messageId: string): Promise<void> {
+  /** Idempotent: deleting an absent message succeeds. True when this call deleted it. */
+  deleteMessage(owner: Xuid, messageId: string): Promise<boolean> {
     return this.inbox.deleteEntry(owner, messageId);
+  }
+
+  /** The exact counts of unexpired and unread messages, at constant cost. */
+  summary(owner: Xuid): Promise<InboxSummary> {
+    return this.inbox.summary(owner);
+  }
+
+  /**
+   * Marks one unexpired message read or unread without fetching it.
+   * Idempotent; true when this call changed its state. A message this inbox
+   * does not have (or has expired) is 404, as a read of it is.
+   */
+  async setReadState(owner: Xuid, messageId: string, isRead: boolean): Promise<boolean> {
+    const changed = await this.inbox.apply(owner, isRead ? 'markRead' : 'markUnread', [messageId]);
+    if (changed.length > 0) return true;
+    if (!(await this.inbox.hasMessage(owner, messageId))) throw new AppError(ERRORS.MESSAGE_NOT_FOUND);
+    return false;
+  }
+
+  /**
+   * Deletes, or marks read or unread, up to 100 messages in one statement.
+   * Ids this inbox does not have are passed over (for marks, expired ones too).
+   * Returns the ids whose state this call changed, sorted: repeating the call
+   * changes nothing and returns [].
+   */
+  applyBatch(owner: Xuid, request: BatchRequest): Promise<string[]> {
+    return this.inbox.apply(owner, request.action, request.messageIds);
   }
 
   private openToken(owner: Xuid, token: string): InboxCursor {

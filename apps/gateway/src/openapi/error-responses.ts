@@ -243,6 +243,77 @@ export const DELETE_MESSAGE_ERRORS: ErrorResponseDoc[] = [
   DEPENDENCY_503,
 ];
 
+export const INBOX_SUMMARY_ERRORS: ErrorResponseDoc[] = [
+  CONTRACT_VERSION_400,
+  USER_401,
+  { status: 403, when: "The token's XUID differs from the path XUID.", errors: [ERRORS.FORBIDDEN_USER] },
+  { status: 404, when: 'No valid XUID in the path, or the user segment is not `xuid(...)`.', errors: INBOX_PATH_404 },
+  USER_429,
+  INTERNAL_500,
+  DEPENDENCY_503,
+];
+
+const BODY_400 = [
+  ERRORS.INVALID_JSON,
+  ERRORS.UNSUPPORTED_CONTENT_TYPE,
+  ERRORS.UNSUPPORTED_CONTRACT_VERSION,
+  ERRORS.BAD_REQUEST,
+];
+
+export const READ_STATE_ERRORS: ErrorResponseDoc[] = [
+  {
+    status: 400,
+    when: 'The body is not JSON, not `application/json`, or not `{"isRead": true|false}`; a bad `x-xbl-contract-version`.',
+    errors: [ERRORS.READ_STATE_BODY_INVALID, ...BODY_400],
+  },
+  USER_401,
+  { status: 403, when: "The token's XUID differs from the path XUID.", errors: [ERRORS.FORBIDDEN_USER] },
+  {
+    status: 404,
+    when: 'No valid XUID in the path; the message id is malformed; no such unexpired message in this inbox (as for a read).',
+    errors: [...INBOX_PATH_404, ERRORS.MESSAGE_ID_INVALID, ERRORS.MESSAGE_NOT_FOUND],
+  },
+  { status: 413, when: 'The body is larger than 64 KiB.', errors: [ERRORS.PAYLOAD_TOO_LARGE] },
+  USER_429,
+  INTERNAL_500,
+  DEPENDENCY_503,
+];
+
+export const BATCH_ERRORS: ErrorResponseDoc[] = [
+  {
+    status: 400,
+    when:
+      'The body is not JSON, not `application/json` or not an object; `action` is not one of the three; `messageIds` is ' +
+      'not a list of 1..100 entries, or an entry is not a well-formed message id (the message names its index).',
+    errors: [ERRORS.BATCH_BODY_INVALID, ERRORS.BATCH_MESSAGE_IDS_INVALID, ...BODY_400],
+    example: ERRORS.BATCH_MESSAGE_IDS_INVALID,
+  },
+  USER_401,
+  { status: 403, when: "The token's XUID differs from the path XUID.", errors: [ERRORS.FORBIDDEN_USER] },
+  { status: 404, when: 'No valid XUID in the path, or the user segment is not `xuid(...)`.', errors: INBOX_PATH_404 },
+  { status: 413, when: 'The body is larger than 64 KiB.', errors: [ERRORS.PAYLOAD_TOO_LARGE] },
+  USER_429,
+  INTERNAL_500,
+  DEPENDENCY_503,
+];
+
+export const SEND_LIMITS_ERRORS: ErrorResponseDoc[] = [
+  CONTRACT_VERSION_400,
+  USER_401,
+  {
+    status: 403,
+    when: "The token's XUID differs from the path XUID, or the path XUID cannot be converted (as for a send).",
+    errors: [ERRORS.FORBIDDEN_USER, ERRORS.SENDER_XUID_INVALID],
+  },
+  { status: 404, when: 'The user segment is not `xuid(...)`.', errors: [ERRORS.ROUTE_NOT_FOUND] },
+  USER_429,
+  INTERNAL_500,
+  {
+    ...DEPENDENCY_503,
+    when: 'The quota service (or the database, or the token signing keys) is unavailable; retry after `Retry-After` seconds.',
+  },
+];
+
 export const GET_USER_ERRORS: ErrorResponseDoc[] = [
   { status: 400, when: 'The XUID in the path cannot be converted.', errors: [ADMIN_XUID_400] },
   ADMIN_401,

@@ -103,6 +103,18 @@ export const SEND_MESSAGE_BODY: ApiBodyOptions = {
   schema: ref('SendMessageRequest'),
 };
 
+export const READ_STATE_BODY: ApiBodyOptions = {
+  required: true,
+  description: 'Content-Type must be `application/json`.',
+  schema: ref('ReadStateRequest'),
+};
+
+export const BATCH_BODY: ApiBodyOptions = {
+  required: true,
+  description: 'Content-Type must be `application/json`; at most 64 KiB.',
+  schema: ref('InboxBatchRequest'),
+};
+
 export const UPSERT_USER_BODY: ApiBodyOptions = {
   required: true,
   description: 'Content-Type must be `application/json`.',

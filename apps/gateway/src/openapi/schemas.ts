@@ -2,6 +2,7 @@ import type { ReferenceObject, SchemaObject } from '@nestjs/swagger';
 import { MessageType } from '@app/shared/database/entities/message.entity';
 import { COMMUNICATION_SETTINGS } from '@app/shared/database/entities/user.entity';
 import { GAMERTAG_MAX_LENGTH } from '@app/shared/directory/gamertag';
+import { BATCH_ACTIONS, MAX_BATCH_IDS } from '../inbox/batch-request';
 import { MAX_TOKEN_LENGTH } from '../inbox/continuation-token';
 import { MAX_RECIPIENTS, MAX_TEXT_CODE_POINTS } from '../outbox/send-request';
 
@@ -24,6 +25,11 @@ export const SCHEMA = {
   PagingInfo: 'PagingInfo',
   InboxPage: 'InboxPage',
   MessageDetail: 'MessageDetail',
+  InboxSummary: 'InboxSummary',
+  ReadStateRequest: 'ReadStateRequest',
+  InboxBatchRequest: 'InboxBatchRequest',
+  InboxBatchResult: 'InboxBatchResult',
+  SendLimits: 'SendLimits',
   UpsertUserRequest: 'UpsertUserRequest',
   User: 'User',
   UserDetail: 'UserDetail',
@@ -50,6 +56,40 @@ const GAMERTAG: SchemaObject = {
 };
 
 const ISO_TIME: SchemaObject = { type: 'string', format: 'date-time', example: '2011-05-08T17:30:00.000Z' };
+
+const MESSAGE_ID: SchemaObject = {
+  type: 'string',
+  maxLength: 50,
+  pattern: '^[A-Za-z0-9_-]{1,50}$',
+  description: 'A message id (`header.id` of the listing).',
+  example: '01HZX3K5Q8M4V7T2N9B6C1D0EF',
+};
+
+// One of the four send limits in GET .../outbox/limits.
+const sendLimit = (errorCode: number, description: string, example: [number, number, string | null]): SchemaObject => ({
+  type: 'object',
+  description: `${description} A send it would refuse is 409 with errorCode ${errorCode}.`,
+  required: ['limit', 'used', 'nextFreeAt'],
+  properties: {
+    limit: { type: 'integer', minimum: 0, description: 'The configured value of the limit.', example: example[0] },
+    used: {
+      type: 'integer',
+      minimum: 0,
+      description:
+        'What the sends in the rolling window use of it now, counted as the limit counts (recipients dropped for ' +
+        'privacy or a block included). Always 0 for the per-message limit.',
+      example: example[1],
+    },
+    nextFreeAt: {
+      ...ISO_TIME,
+      nullable: true,
+      description:
+        'When the oldest send in the window that uses some of this limit leaves the window, freeing what it used; ' +
+        'null when nothing is used (always, for the per-message limit).',
+      example: example[2],
+    },
+  },
+});
 
 const messageHeaderProperties: Record<string, SchemaObject | ReferenceObject> = {
   sent: { ...ISO_TIME, description: 'When the message was sent: ISO 8601 UTC with `Z`.' },
@@ -279,6 +319,105 @@ export const SCHEMAS: Record<SchemaName, SchemaObject> = {
       messageText: { type: 'string', description: 'The whole text.', example: 'the whole text' },
       attachmentId: ALWAYS_NULL('Always null (no attachments); present because clients expect it.', 'string'),
       attachment: ALWAYS_NULL('Always null (no attachments); present because clients expect it.', 'object'),
+    },
+  },
+
+  InboxSummary: {
+    type: 'object',
+    description: 'The counts of the inbox now, exact.',
+    required: ['totalItems', 'unreadItems'],
+    properties: {
+      totalItems: {
+        type: 'integer',
+        minimum: 0,
+        description: 'Unexpired messages in the inbox: the `totalItems` a listing would show now.',
+        example: 5,
+      },
+      unreadItems: {
+        type: 'integer',
+        minimum: 0,
+        description: 'Of those, the messages not read (never read, or marked unread since).',
+        example: 2,
+      },
+    },
+  },
+
+  ReadStateRequest: {
+    type: 'object',
+    description: 'Body of PUT .../inbox/{messageId}/read-state. Unknown properties are ignored.',
+    required: ['isRead'],
+    properties: { isRead: { type: 'boolean', description: '`true` marks the message read, `false` unread.' } },
+    example: { isRead: false },
+  },
+
+  InboxBatchRequest: {
+    type: 'object',
+    description: 'Body of POST .../inbox/batch. Unknown properties are ignored.',
+    required: ['action', 'messageIds'],
+    properties: {
+      action: {
+        type: 'string',
+        enum: [...BATCH_ACTIONS],
+        description: '`delete` the messages, or mark them read (`markRead`) or unread (`markUnread`).',
+      },
+      messageIds: {
+        type: 'array',
+        minItems: 1,
+        maxItems: MAX_BATCH_IDS,
+        items: MESSAGE_ID,
+        description: `1..${MAX_BATCH_IDS} message ids; a bad entry is 400 naming its index; an id repeated counts once.`,
+      },
+    },
+    example: { action: 'markRead', messageIds: ['01HZX3K5Q8M4V7T2N9B6C1D0EF'] },
+  },
+
+  InboxBatchResult: {
+    type: 'object',
+    required: ['changedIds'],
+    properties: {
+      changedIds: {
+        type: 'array',
+        items: MESSAGE_ID,
+        description:
+          'The ids whose state this call changed (deleted; or marked, having been in the other state), sorted. ' +
+          'Ids the inbox does not have, and marks a message already had, are left out.',
+      },
+    },
+    example: { changedIds: ['01HZX3K5Q8M4V7T2N9B6C1D0EF'] },
+  },
+
+  SendLimits: {
+    type: 'object',
+    description:
+      "The caller's four send limits: each one's value, what is used of it now and when the next unit frees up " +
+      '(docs/api.md, Limits).',
+    required: [
+      'asOf',
+      'windowSeconds',
+      'messagesPerWindow',
+      'recipientsPerWindow',
+      'strangersPerWindow',
+      'strangersPerMessage',
+    ],
+    properties: {
+      asOf: { ...ISO_TIME, description: "The service's time the figures hold at." },
+      windowSeconds: { type: 'integer', minimum: 1, description: 'The length of the rolling window.', example: 86400 },
+      messagesPerWindow: sendLimit(5002, 'Messages sent in the window.', [250, 3, '2011-05-09T17:30:00.000Z']),
+      recipientsPerWindow: sendLimit(5003, 'Recipients (friends and strangers) of the sends in the window.', [
+        2500,
+        7,
+        '2011-05-09T17:30:00.000Z',
+      ]),
+      strangersPerWindow: sendLimit(5004, 'Strangers among the recipients of the sends in the window.', [
+        200,
+        2,
+        '2011-05-09T17:42:10.000Z',
+      ]),
+      strangersPerMessage: sendLimit(5001, 'Strangers in one message: no window, so `used` is 0 and `nextFreeAt` null.', [
+        20,
+        0,
+        null,
+      ]),
     },
   },
 

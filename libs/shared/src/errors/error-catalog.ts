@@ -189,6 +189,24 @@ export const ERRORS = {
     'inbox',
     'No such message in this inbox (it may have been deleted or have expired); list the inbox for the current ids.',
   ),
+  READ_STATE_BODY_INVALID: define(
+    6010,
+    400,
+    'inbox',
+    'The body must be a JSON object {"isRead":true} (mark read) or {"isRead":false} (mark unread).',
+  ),
+  BATCH_BODY_INVALID: define(
+    6011,
+    400,
+    'inbox',
+    'The body must be a JSON object like {"action":"markRead","messageIds":["<id>"]}, with action "delete", "markRead" or "markUnread".',
+  ),
+  BATCH_MESSAGE_IDS_INVALID: define(
+    6012,
+    400,
+    'inbox',
+    'messageIds must be a list of 1 to 100 message ids, each 1..50 characters of A-Z, a-z, 0-9, "_" or "-" (header.id of the listing).',
+  ),
 
   ADMIN_VALIDATION: define(
     7001,

@@ -5,6 +5,8 @@ import {
   QUOTA_PATTERNS,
   QuotaConfirmRequest,
   QuotaConfirmResult,
+  QuotaLimitsRequest,
+  QuotaLimitsResult,
   QuotaPingResult,
   QuotaReleaseRequest,
   QuotaReleaseResult,
@@ -48,6 +50,11 @@ export class QuotaController {
   @MessagePattern(QUOTA_PATTERNS.usage)
   usage(@Payload() request: QuotaUsageRequest): Promise<QuotaUsageResult> {
     return this.quota.usage(request);
+  }
+
+  @MessagePattern(QUOTA_PATTERNS.limits)
+  limits(@Payload() request: QuotaLimitsRequest): Promise<QuotaLimitsResult> {
+    return this.quota.limitsOf(request);
   }
 
   /** Answers only when Redis does, so the gateway's readiness reflects quota's. */

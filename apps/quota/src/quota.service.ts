@@ -4,6 +4,8 @@ import {
   QuotaConfirmRequest,
   QuotaConfirmResult,
   QuotaLimit,
+  QuotaLimitsRequest,
+  QuotaLimitsResult,
   QuotaReleaseRequest,
   QuotaReleaseResult,
   QuotaReserveRequest,
@@ -77,6 +79,38 @@ export class QuotaService {
 
   usage(request: QuotaUsageRequest): Promise<QuotaUsageResult> {
     return this.ledger.usage(request.senderXuid, request.now, this.limits.windowMs);
+  }
+
+  /**
+   * Each limit against what reserve would count now: the same ledger, trimmed
+   * the same way, so a send refused later is refused by these figures. A limit
+   * frees up when the oldest send using some of it leaves the window.
+   */
+  async limitsOf(request: QuotaLimitsRequest): Promise<QuotaLimitsResult> {
+    const { windowMs } = this.limits;
+    const detail = await this.ledger.usageDetail(request.senderXuid, request.now, windowMs);
+    const freeAt = (accepted: number | null): number | null => (accepted === null ? null : accepted + windowMs);
+    return {
+      windowSeconds: this.config.QUOTA_WINDOW_SECONDS,
+      limits: {
+        [QuotaLimit.StrangersPerMessage]: { max: this.maxOf(QuotaLimit.StrangersPerMessage), used: 0, nextFreeAt: null },
+        [QuotaLimit.MessagesPerWindow]: {
+          max: this.maxOf(QuotaLimit.MessagesPerWindow),
+          used: detail.messages,
+          nextFreeAt: freeAt(detail.oldest.messages),
+        },
+        [QuotaLimit.RecipientsPerWindow]: {
+          max: this.maxOf(QuotaLimit.RecipientsPerWindow),
+          used: detail.recipients,
+          nextFreeAt: freeAt(detail.oldest.recipients),
+        },
+        [QuotaLimit.StrangersPerWindow]: {
+          max: this.maxOf(QuotaLimit.StrangersPerWindow),
+          used: detail.strangers,
+          nextFreeAt: freeAt(detail.oldest.strangers),
+        },
+      },
+    };
   }
 
   private maxOf(limit: QuotaLimit): number {

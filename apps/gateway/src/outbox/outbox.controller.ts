@@ -1,4 +1,5 @@
-import { Body, Controller, HttpCode, HttpStatus, Post, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Header, HttpCode, HttpStatus, Post, Req, UseGuards } from '@nestjs/common';
+import { RouteSchema } from '@nestjs/platform-fastify';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -10,12 +11,15 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
+import { QuotaLimit, QuotaLimitsResult, QuotaLimitStanding } from '@app/shared/contracts';
 import { ERRORS } from '@app/shared/errors';
 import { UserIdentity } from '@app/shared/tokens';
 import { CurrentUser } from '../auth/current-user.decorator';
 import { UserAuthGuard, UserRoute } from '../auth/user-auth.guard';
 import { headerValues } from '../http/raw-headers';
-import { ApiErrorResponses, SEND_MESSAGE_ERRORS } from '../openapi/error-responses';
+import { ApiErrorResponses, SEND_LIMITS_ERRORS, SEND_MESSAGE_ERRORS } from '../openapi/error-responses';
+import { ref } from '../openapi/schemas';
+import { responseSchema } from '../http/response-schema';
 import {
   CONTRACT_VERSION_HEADER,
   IDEMPOTENCY_KEY_HEADER,
@@ -71,4 +75,54 @@ export class OutboxController {
     }
     this.metrics.sendAccepted();
   }
+
+  @Get('limits')
+  @Header('Cache-Control', 'no-store')
+  @RouteSchema({ response: { 200: responseSchema('SendLimits') } })
+  @ApiOperation({
+    operationId: 'sendLimits',
+    summary: 'Show the send limits and what is used of them',
+    description:
+      'For each of the four limits: its value, what the sends in the current rolling window use of it, and when the ' +
+      'next unit frees up. Counted exactly as sends are: recipients dropped for privacy or a block count too, so the ' +
+      'figures never reveal a block. Charges nothing.',
+  })
+  @ApiHeader(CONTRACT_VERSION_HEADER)
+  @ApiOkResponse({ description: 'The limits.', schema: ref('SendLimits') })
+  @ApiErrorResponses(SEND_LIMITS_ERRORS)
+  async limits(@CurrentUser() sender: UserIdentity): Promise<SendLimitsResponse> {
+    const { now, limits } = await this.outbox.limits(sender);
+    return toSendLimits(now, limits);
+  }
+}
+
+interface SendLimitResponse {
+  limit: number;
+  used: number;
+  nextFreeAt: string | null;
+}
+
+export interface SendLimitsResponse {
+  asOf: string;
+  windowSeconds: number;
+  messagesPerWindow: SendLimitResponse;
+  recipientsPerWindow: SendLimitResponse;
+  strangersPerWindow: SendLimitResponse;
+  strangersPerMessage: SendLimitResponse;
+}
+
+function toSendLimits(now: number, result: QuotaLimitsResult): SendLimitsResponse {
+  const limit = (standing: QuotaLimitStanding): SendLimitResponse => ({
+    limit: standing.max,
+    used: standing.used,
+    nextFreeAt: standing.nextFreeAt === null ? null : new Date(standing.nextFreeAt).toISOString(),
+  });
+  return {
+    asOf: new Date(now).toISOString(),
+    windowSeconds: result.windowSeconds,
+    messagesPerWindow: limit(result.limits[QuotaLimit.MessagesPerWindow]),
+    recipientsPerWindow: limit(result.limits[QuotaLimit.RecipientsPerWindow]),
+    strangersPerWindow: limit(result.limits[QuotaLimit.StrangersPerWindow]),
+    strangersPerMessage: limit(result.limits[QuotaLimit.StrangersPerMessage]),
+  };
 }

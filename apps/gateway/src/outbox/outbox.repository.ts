@@ -32,6 +32,11 @@ export const OUTBOX_SQL = {
     `INSERT INTO messages (id, sender_xuid, message_type, text, recipients, sent, expiration, request_id)
      VALUES ($1, $2, $3, $4, $5::numeric[], $6, $7, $8)`,
   ),
+  // The database's clock, ms: the one clock sends are charged by (as resolveRecipients reads it).
+  clock: statement<[], { now_ms: number }>(
+    'outbox.clock',
+    `SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now_ms`,
+  ),
 } as const;
 
 @Injectable()
@@ -46,6 +51,12 @@ export class OutboxRepository {
    * will be delivered. An Idempotency-Key is completed in the same transaction,
    * so a key is never left unanswered for a message that was stored.
    */
+  /** Now, ms, by the database's clock. */
+  async now(): Promise<number> {
+    const [row] = await this.database.rows(OUTBOX_SQL.clock, []);
+    return row.now_ms;
+  }
+
   async insertMessage(message: NewMessage, claim: IdempotencyClaim | null): Promise<void> {
     if (claim === null) {
       await insert(this.database, message);

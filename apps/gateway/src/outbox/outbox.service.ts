@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { QuotaLimit, QuotaRejection, QuotaReserveResult } from '@app/shared/contracts';
+import { QuotaLimit, QuotaLimitsResult, QuotaRejection, QuotaReserveResult } from '@app/shared/contracts';
 import { messageIdFactory, sentOfMessageId } from '@app/shared/database/message-id';
 import { DirectoryRepository } from '@app/shared/directory';
 import { AppError, ERRORS } from '@app/shared/errors';
@@ -105,6 +105,15 @@ export class OutboxService {
       this.logger.warn(`Enqueue of message ${messageId} failed (${(error as Error).message}); the sweeper will deliver it`);
     }
     return messageId;
+  }
+
+  /**
+   * The sender's four limits as the quota service counts them, at the
+   * database's time (the clock sends are charged by), with that time.
+   */
+  async limits(sender: UserIdentity): Promise<{ now: number; limits: QuotaLimitsResult }> {
+    const now = await this.outbox.now();
+    return { now, limits: await this.quota.limits({ senderXuid: sender.xuid, now }) };
   }
 
   /** Gives a reservation back (idempotent, keyed by the message id); never throws. */

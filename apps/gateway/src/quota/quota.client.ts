@@ -5,6 +5,8 @@ import {
   QUOTA_PATTERNS,
   QuotaConfirmRequest,
   QuotaConfirmResult,
+  QuotaLimitsRequest,
+  QuotaLimitsResult,
   QuotaPingResult,
   QuotaReleaseRequest,
   QuotaReleaseResult,
@@ -63,6 +65,11 @@ export class QuotaClient implements OnApplicationShutdown {
   confirmSoon(senderXuid: Xuid, messageId: string): void {
     if (this.confirmations.length === 0) setImmediate(() => this.flushConfirmations());
     this.confirmations.push({ senderXuid, messageId });
+  }
+
+  /** Each limit, what is used of it and when it next frees up (no charge). */
+  limits(request: QuotaLimitsRequest): Promise<QuotaLimitsResult> {
+    return this.call(QUOTA_PATTERNS.limits, request);
   }
 
   ping(): Promise<QuotaPingResult> {

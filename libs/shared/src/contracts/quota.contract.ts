@@ -10,6 +10,8 @@ export const QUOTA_PATTERNS = {
   confirm: 'quota.confirm',
   /** What a sender is charged for now. {@link QuotaUsageRequest} -> {@link QuotaUsageResult} */
   usage: 'quota.usage',
+  /** Introspection: each limit, what is used of it, when it next frees up; charges nothing. {@link QuotaLimitsRequest} -> {@link QuotaLimitsResult} */
+  limits: 'quota.limits',
   /** Readiness: answers when quota can reach Redis. void -> {@link QuotaPingResult} */
   ping: 'quota.ping',
 } as const;
@@ -103,6 +105,27 @@ export interface QuotaUsageResult {
   strangers: number;
   /** Of `messages`, charged provisionally: not yet known to be stored. */
   pending: number;
+}
+
+export interface QuotaLimitsRequest {
+  senderXuid: Xuid;
+  /** Now, ms, from the database's clock (the clock sends are charged by). */
+  now: number;
+}
+
+/** One limit as the sender stands against it. */
+export interface QuotaLimitStanding {
+  /** The configured value. */
+  max: number;
+  /** Used in the window now (pending charges included); 0 for the per-message limit. */
+  used: number;
+  /** When the oldest send using some of it leaves the window, ms; null when nothing is used. */
+  nextFreeAt: number | null;
+}
+
+export interface QuotaLimitsResult {
+  windowSeconds: number;
+  limits: Record<QuotaLimit, QuotaLimitStanding>;
 }
 
 export interface QuotaReleaseResult {

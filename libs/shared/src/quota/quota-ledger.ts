@@ -22,6 +22,17 @@ export interface QuotaLimits {
   strangersPerMessage: number;
 }
 
+/**
+ * The charges now and, per kind, when the oldest send in the window using
+ * some of it was accepted (ms; null when none): it frees up a window later.
+ */
+export interface QuotaUsageDetail {
+  messages: number;
+  recipients: number;
+  strangers: number;
+  oldest: { messages: number | null; recipients: number | null; strangers: number | null };
+}
+
 /** A reservation's fate, from reserve.lua. */
 export type ReserveReply = [1] | [2] | [0, string, number];
 
@@ -38,6 +49,7 @@ type LedgerRedis = Redis & {
   quotaConfirm(...args: string[]): Promise<ConfirmOutcome>;
   quotaRelease(...args: (string | number)[]): Promise<0 | 1>;
   quotaUsage(...args: (string | number)[]): Promise<[number, number, number, number]>;
+  quotaLimits(...args: (string | number)[]): Promise<[number, number, number, number, number, number]>;
 };
 
 const SCRIPTS = {
@@ -45,6 +57,7 @@ const SCRIPTS = {
   quotaConfirm: 'confirm.lua',
   quotaRelease: 'release.lua',
   quotaUsage: 'usage.lua',
+  quotaLimits: 'limits.lua',
 };
 const KEY_NAMES = ['log', 'data', 'sums', 'pending', 'tomb'] as const;
 
@@ -105,6 +118,22 @@ export class QuotaLedger {
   async usage(sender: Xuid, now: number, windowMs: number): Promise<QuotaUsage> {
     const [messages, recipients, strangers, pending] = await this.redis.quotaUsage(...this.keysOf(sender), now, windowMs);
     return { messages, recipients, strangers, pending };
+  }
+
+  /** What `reserve` would check against now, and when each kind next frees up; charges nothing. */
+  async usageDetail(sender: Xuid, now: number, windowMs: number): Promise<QuotaUsageDetail> {
+    const [messages, recipients, strangers, oldestMessage, oldestRecipient, oldestStranger] = await this.redis.quotaLimits(
+      ...this.keysOf(sender),
+      now,
+      windowMs,
+    );
+    const time = (ms: number): number | null => (ms < 0 ? null : ms);
+    return {
+      messages,
+      recipients,
+      strangers,
+      oldest: { messages: time(oldestMessage), recipients: time(oldestRecipient), strangers: time(oldestStranger) },
+    };
   }
 
   /** One sender's keys share a hash tag, so they live together (and on one cluster slot). */

@@ -31,8 +31,20 @@ const OPERATIONS: Record<string, Record<string, { operationId: string; statuses:
   '/users/xuid({xuid})/outbox': {
     post: { operationId: 'sendMessage', statuses: [200, 400, 401, 403, 404, 409, 413, 422, 429, 500, 503] },
   },
+  '/users/xuid({xuid})/outbox/limits': {
+    get: { operationId: 'sendLimits', statuses: [200, 400, 401, 403, 404, 429, 500, 503] },
+  },
   '/users/xuid({xuid})/inbox': {
     get: { operationId: 'listInbox', statuses: [200, 400, 401, 403, 404, 409, 416, 429, 500, 503] },
+  },
+  '/users/xuid({xuid})/inbox/summary': {
+    get: { operationId: 'inboxSummary', statuses: [200, 400, 401, 403, 404, 429, 500, 503] },
+  },
+  '/users/xuid({xuid})/inbox/batch': {
+    post: { operationId: 'inboxBatch', statuses: [200, 400, 401, 403, 404, 413, 429, 500, 503] },
+  },
+  '/users/xuid({xuid})/inbox/{messageId}/read-state': {
+    put: { operationId: 'setReadState', statuses: [204, 400, 401, 403, 404, 413, 429, 500, 503] },
   },
   '/users/xuid({xuid})/inbox/{messageId}': {
     get: { operationId: 'readMessage', statuses: [200, 400, 401, 403, 404, 429, 500, 503] },
@@ -322,6 +334,34 @@ describe('OpenAPI document and Swagger UI', () => {
       expect(header.properties.id).toBeUndefined();
       expect(header.properties.messageFolderType.enum).toEqual(['Inbox']);
       expect(operation('/users/xuid({xuid})/inbox/{messageId}', 'delete').responses['204'].content).toBeUndefined();
+    });
+
+    it('should describe the inbox summary, read state, batch and limits bodies', () => {
+      const summary = jsonSchemaOf(operation('/users/xuid({xuid})/inbox/summary', 'get').responses['200']);
+      expect(sorted(summary.required)).toEqual(['totalItems', 'unreadItems']);
+      expect(summary.properties.unreadItems).toMatchObject({ type: 'integer', minimum: 0 });
+
+      const readState = operation('/users/xuid({xuid})/inbox/{messageId}/read-state', 'put');
+      expect(resolve(readState.requestBody.content['application/json'].schema)).toMatchObject({
+        required: ['isRead'],
+        properties: { isRead: { type: 'boolean' } },
+      });
+      expect(readState.responses['204'].content).toBeUndefined();
+
+      const batch = operation('/users/xuid({xuid})/inbox/batch', 'post');
+      const body = resolve(batch.requestBody.content['application/json'].schema);
+      expect(body.properties.action.enum).toEqual(['delete', 'markRead', 'markUnread']);
+      expect(body.properties.messageIds).toMatchObject({ type: 'array', minItems: 1, maxItems: 100 });
+      expect(jsonSchemaOf(batch.responses['200']).required).toEqual(['changedIds']);
+      expect(batch.responses['400'].description).toContain('6012');
+
+      const limits = jsonSchemaOf(operation('/users/xuid({xuid})/outbox/limits', 'get').responses['200']);
+      const names = ['messagesPerWindow', 'recipientsPerWindow', 'strangersPerWindow', 'strangersPerMessage'];
+      expect(sorted(limits.required)).toEqual(sorted(['asOf', 'windowSeconds', ...names]));
+      for (const name of names) {
+        expect(sorted(limits.properties[name].required)).toEqual(['limit', 'nextFreeAt', 'used']);
+        expect(limits.properties[name].properties.nextFreeAt).toMatchObject({ type: 'string', nullable: true });
+      }
     });
 
     it('should describe the admin bodies and responses', () => {

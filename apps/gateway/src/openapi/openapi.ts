@@ -47,7 +47,9 @@ function readPackageInfo(): PackageInfo {
 const DESCRIPTION = `
 
 Users send short text messages to up to 20 other users at once, by XUID or gamertag; recipients page
-through their inbox newest first, read a message (which marks it read) and delete it. A client written
+through their inbox newest first, read a message (which marks it read) and delete it. Beyond the original
+service: the inbox's exact counts (\`inbox/summary\`), read state without fetching, batch actions on up to
+100 messages (\`inbox/batch\`), and the sender's limits with what is used of them (\`outbox/limits\`). A client written
 against the real service (\`msg.xboxlive.com\`) works against this one unchanged: same paths, JSON shapes
 and status codes.
 

@@ -11,7 +11,7 @@ import { XUID_COLUMN } from './xuid-column';
  */
 @Entity('inbox_counters')
 @Check('inbox_counters_not_negative', `"total_items" >= 0`)
-@Check('inbox_counters_unread_in_range', `"unread_items" >= 0 AND "unread_items" <= "total_items"`)
+@Check('inbox_counters_unread_not_negative', `"unread_items" >= 0`)
 export class InboxCounterEntity {
   @PrimaryColumn({ ...XUID_COLUMN, name: 'recipient_xuid' })
   recipientXuid: Xuid;

@@ -12,6 +12,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *   commit. Reads of the inbox go on meanwhile.
  * - Like total_items, unread_items counts entries past their expiration that
  *   the purge has not removed yet; readers subtract those.
+ * - Only `>= 0` is checked, not `<= total_items`: the previous release's code,
+ *   which moves total_items alone, must keep working on this schema (rollback).
  */
 export class InboxUnreadCounter1797000000000 implements MigrationInterface {
   name = 'InboxUnreadCounter1797000000000';
@@ -25,12 +27,12 @@ export class InboxUnreadCounter1797000000000 implements MigrationInterface {
         WHERE c."recipient_xuid" = u."recipient_xuid"`,
     );
     await queryRunner.query(
-      `ALTER TABLE "inbox_counters" ADD CONSTRAINT "inbox_counters_unread_in_range" CHECK ("unread_items" >= 0 AND "unread_items" <= "total_items")`,
+      `ALTER TABLE "inbox_counters" ADD CONSTRAINT "inbox_counters_unread_not_negative" CHECK ("unread_items" >= 0)`,
     );
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
-    await queryRunner.query(`ALTER TABLE "inbox_counters" DROP CONSTRAINT "inbox_counters_unread_in_range"`);
+    await queryRunner.query(`ALTER TABLE "inbox_counters" DROP CONSTRAINT "inbox_counters_unread_not_negative"`);
     await queryRunner.query(`ALTER TABLE "inbox_counters" DROP COLUMN "unread_items"`);
   }
 }

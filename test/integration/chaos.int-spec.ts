@@ -213,6 +213,11 @@ describe('chaos: sends through process kills and dependency cuts', () => {
          FROM inbox_counters c WHERE c.total_items <> (SELECT count(*) FROM inbox_entries e WHERE e.recipient_xuid = c.recipient_xuid)`,
     );
     expect(counters.rows).toEqual([]);
+    const unread = await db.query(
+      `SELECT c.recipient_xuid, c.unread_items FROM inbox_counters c
+        WHERE c.unread_items <> (SELECT count(*) FROM inbox_entries e WHERE e.recipient_xuid = c.recipient_xuid AND NOT e.is_read)`,
+    );
+    expect(unread.rows).toEqual([]);
 
     // Quota consumed == stored, for every sender.
     const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 1 });

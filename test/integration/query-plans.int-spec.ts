@@ -117,6 +117,8 @@ interface Fixtures {
   /** 150,000 entries down the deep reader's inbox. */
   deepPageAfter: string;
   readId: string;
+  /** 100 ids of the deep reader's inbox, 50,000 entries down, sorted: a full batch. */
+  batchIds: string[];
   undeliveredIds: string[];
   expiredIds: string[];
   expiredRecipients: string[];
@@ -232,6 +234,42 @@ const CASES: PlanCase[] = [
     statement: INBOX_SQL.delete,
     params: (f) => [DEEP_READER, f.readId],
     uses: (f) => [f.pk.inbox_entries, f.pk.inbox_counters],
+  },
+  {
+    label: 'inbox.summary (deep reader, 200k entries)',
+    statement: INBOX_SQL.summary,
+    params: () => [DEEP_READER],
+    uses: (f) => ['inbox_entries_recipient_expiration_idx', f.pk.inbox_counters],
+  },
+  {
+    label: 'inbox.exists',
+    statement: INBOX_SQL.exists,
+    params: (f) => [DEEP_READER, f.readId],
+    uses: (f) => [f.pk.inbox_entries],
+  },
+  {
+    label: 'inbox.set-read-state (one id)',
+    statement: INBOX_SQL.setReadState,
+    params: (f) => [DEEP_READER, [f.readId], true],
+    uses: (f) => [f.pk.inbox_entries, f.pk.inbox_counters],
+  },
+  {
+    label: 'inbox.set-read-state (a batch of 100, deep reader)',
+    statement: INBOX_SQL.setReadState,
+    params: (f) => [DEEP_READER, f.batchIds, false],
+    uses: (f) => [f.pk.inbox_entries, f.pk.inbox_counters],
+  },
+  {
+    label: 'inbox.delete-many (a batch of 100, deep reader)',
+    statement: INBOX_SQL.deleteMany,
+    params: (f) => [DEEP_READER, f.batchIds],
+    uses: (f) => [f.pk.inbox_entries, f.pk.inbox_counters],
+  },
+  {
+    label: 'outbox.clock',
+    statement: OUTBOX_SQL.clock,
+    params: () => [],
+    uses: () => [],
   },
   {
     label: 'delivery.deliver (a batch of 50)',
@@ -447,15 +485,14 @@ async function explain(
   params: unknown[],
   mode: PlanMode,
 ): Promise<{ json: PlanNode; text: string }> {
-  const args = executeArguments(client, params);
+  // A statement without parameters is EXECUTEd without parentheses.
+  const args = params.length === 0 ? '' : `(${executeArguments(client, params)})`;
   await client.query('BEGIN');
   try {
     await client.query(`SET LOCAL plan_cache_mode = ${mode}`);
     await client.query(`PREPARE plan_check AS ${statement.text}`);
-    const json = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
-      `EXPLAIN (FORMAT JSON) EXECUTE plan_check(${args})`,
-    );
-    const text = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN EXECUTE plan_check(${args})`);
+    const json = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(`EXPLAIN (FORMAT JSON) EXECUTE plan_check${args}`);
+    const text = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN EXECUTE plan_check${args}`);
     return {
       json: json.rows[0]['QUERY PLAN'][0].Plan,
       text: text.rows.map((row) => row['QUERY PLAN']).join('\n'),
@@ -579,6 +616,15 @@ async function readFixtures(client: Client): Promise<Fixtures> {
     secondPageAfter: await entryAt(99),
     deepPageAfter: await entryAt(150_000),
     readId: await entryAt(0),
+    batchIds: (
+      await client.query<{ message_id: string }>(
+        `SELECT message_id FROM inbox_entries WHERE recipient_xuid = $1 AND message_id <= $2
+          ORDER BY message_id DESC LIMIT 100`,
+        [DEEP_READER, await entryAt(50_000)],
+      )
+    ).rows
+      .map((row) => row.message_id)
+      .sort(),
     undeliveredIds: undelivered.rows.map((row) => row.id),
     expiredIds: expired.rows.map((row) => row.id),
     expiredRecipients: recipients,

@@ -109,7 +109,9 @@ function socketAnswers(path: string): Promise<boolean> {
 }
 
 function useLocalServices(): Services {
-  const result = spawnSync('bash', [join(ROOT, 'scripts', 'ensure-services')], { stdio: 'inherit' });
+  const result = spawnSync('bash', [join(ROOT, 'scripts', 'ensure-services'), '--pgbouncer', '--replication'], {
+    stdio: 'inherit',
+  });
   if (result.status !== 0) {
     throw new Error(`scripts/ensure-services failed (${result.error?.message ?? `exit ${result.status ?? result.signal}`})`);
   }

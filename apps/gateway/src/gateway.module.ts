@@ -2,7 +2,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Module } from '@nestjs/common';
 import Redis from 'ioredis';
 import { ConfigModule } from '@app/shared/config';
-import { DatabaseModule } from '@app/shared/database';
+import { DatabaseModule, ReplicaReadinessCheck } from '@app/shared/database';
 import { HealthModule, PostgresReadinessCheck, RedisReadinessCheck } from '@app/shared/http';
 import { LoggingModule } from '@app/shared/logging';
 import { MetricsModule } from '@app/shared/metrics';
@@ -26,7 +26,7 @@ export class GatewayModule {
         ConfigModule.forRoot(GatewayConfig, config),
         LoggingModule.forRoot(config, 'gateway'),
         MetricsModule,
-        DatabaseModule.forRoot(config),
+        DatabaseModule.forRoot(config, { reads: true }),
         RedisModule.forRoot(config),
         BullModule.forRootAsync({
           inject: [REDIS_CLIENT],
@@ -36,8 +36,13 @@ export class GatewayModule {
           imports: [QuotaClientModule],
           // Reads need only Postgres: without Redis or quota the gateway still
           // serves inboxes (sends answer 503), so it stays in the load balancer.
+          // A replica that is down or lagging only sends listings to the primary.
           checks: [PostgresReadinessCheck],
-          optional: [RedisReadinessCheck, QuotaReadinessCheck],
+          optional: [
+            RedisReadinessCheck,
+            QuotaReadinessCheck,
+            ...(config.DATABASE_READ_URL === undefined ? [] : [ReplicaReadinessCheck]),
+          ],
         }),
         AdminModule,
         InboxModule,

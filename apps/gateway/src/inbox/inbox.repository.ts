@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Database, statement } from '@app/shared/database';
+import { Database, ReadDatabase, statement } from '@app/shared/database';
 import { MessageType } from '@app/shared/database/entities/message.entity';
 import { Xuid } from '@app/shared/xuid';
 
@@ -179,13 +179,17 @@ export const INBOX_SQL = {
 
 @Injectable()
 export class InboxRepository {
-  constructor(private readonly database: Database) {}
+  constructor(
+    private readonly database: Database,
+    /** Listings only: the replica while it keeps up (a just-delivered message may show a moment later). */
+    private readonly reads: ReadDatabase,
+  ) {}
 
   /** Unexpired entries, newest first (by message id), with the inbox's unexpired total. */
   async listPage(recipient: Xuid, query: PageQuery): Promise<{ entries: InboxListEntry[]; totalItems: number }> {
     const rows = query.afterId
-      ? await this.database.rows(INBOX_SQL.nextPage, [recipient, query.limit, query.afterId])
-      : await this.database.rows(INBOX_SQL.firstPage, [recipient, query.limit, query.skip]);
+      ? await this.reads.rows(INBOX_SQL.nextPage, [recipient, query.limit, query.afterId])
+      : await this.reads.rows(INBOX_SQL.firstPage, [recipient, query.limit, query.skip]);
     const totalItems = rows[0].totalItems;
     if (rows[0].messageId === null) return { entries: [], totalItems };
     return { entries: rows as InboxListEntry[], totalItems };

@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { IsIn, IsInt, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, Matches, Max, Min } from 'class-validator';
 
 export const NODE_ENVS = ['development', 'production', 'test'] as const;
 export type NodeEnv = (typeof NODE_ENVS)[number];
@@ -39,6 +39,43 @@ export class SharedConfig {
   @IsInt()
   @Min(100)
   DATABASE_STATEMENT_TIMEOUT_MS: number = 5000;
+
+  /**
+   * Each connection opens with its settings (statement_timeout,
+   * idle_in_transaction_session_timeout and, with prepared statements,
+   * plan_cache_mode) as startup parameters. `false` behind PgBouncer, which
+   * refuses unknown startup parameters: the pooler's `connect_query` (or
+   * `ALTER ROLE ... SET`) sets them on its server connections instead.
+   */
+  @IsIn(['true', 'false'])
+  DATABASE_STARTUP_PARAMETERS: 'true' | 'false' = 'true';
+
+  /**
+   * Where migrations run, when DATABASE_URL is a transaction-mode pooler:
+   * the migration lock is a session advisory lock, which needs one server
+   * connection for the whole run. Unset: DATABASE_URL.
+   */
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'must be a postgres:// URL' })
+  DATABASE_MIGRATION_URL?: string;
+
+  /**
+   * A streaming replica for inbox listings (gateway). Unset: every read goes
+   * to DATABASE_URL.
+   */
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'must be a postgres:// URL' })
+  DATABASE_READ_URL?: string;
+
+  /**
+   * A replica further behind the primary than this (or unreachable) is
+   * skipped: listings go to the primary until it catches up. Sampled every
+   * quarter of this (at least 100 ms, at most 1 s).
+   */
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  DATABASE_READ_MAX_LAG_MS: number = 2000;
 
   @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' })
   REDIS_URL: string = 'redis://127.0.0.1:6379';

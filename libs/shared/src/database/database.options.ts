@@ -24,16 +24,32 @@ types.setTypeParser(NUMERIC_ARRAY_OID, types.getTypeParser(TEXT_ARRAY_OID) as (v
  */
 export const GENERIC_PLANS = '-c plan_cache_mode=force_generic_plan';
 
+type ConnectionSettings = Pick<SharedConfig, 'DATABASE_URL' | 'DATABASE_POOL_SIZE'> &
+  Partial<Pick<SharedConfig, 'DATABASE_PREPARED_STATEMENTS' | 'DATABASE_STARTUP_PARAMETERS'>>;
+
+/**
+ * node-postgres pool options of a service's connections to `url`: the pool
+ * size and, unless DATABASE_STARTUP_PARAMETERS=false (behind PgBouncer, which
+ * refuses them), the per-connection settings as startup parameters.
+ */
+export function poolOptions(config: Omit<ConnectionSettings, 'DATABASE_URL'>, statementTimeoutMs?: number) {
+  const startup = config.DATABASE_STARTUP_PARAMETERS !== 'false';
+  return {
+    max: config.DATABASE_POOL_SIZE,
+    connectionTimeoutMillis: 5000,
+    ...(!startup || config.DATABASE_PREPARED_STATEMENTS === 'false' ? {} : { options: GENERIC_PLANS }),
+    ...(!startup || statementTimeoutMs === undefined
+      ? {}
+      : { statement_timeout: statementTimeoutMs, idle_in_transaction_session_timeout: statementTimeoutMs }),
+  };
+}
+
 /**
  * `statementTimeoutMs`, when given, bounds every statement of the pool's
  * connections and every transaction left idle (the services pass
  * DATABASE_STATEMENT_TIMEOUT_MS; migrations and scripts pass nothing).
  */
-export function createDataSourceOptions(
-  config: Pick<SharedConfig, 'DATABASE_URL' | 'DATABASE_POOL_SIZE'> &
-    Partial<Pick<SharedConfig, 'DATABASE_PREPARED_STATEMENTS'>>,
-  statementTimeoutMs?: number,
-): DataSourceOptions {
+export function createDataSourceOptions(config: ConnectionSettings, statementTimeoutMs?: number): DataSourceOptions {
   return {
     type: 'postgres',
     url: config.DATABASE_URL,
@@ -43,13 +59,6 @@ export function createDataSourceOptions(
     // The schema is owned by migrations alone, in tests too.
     synchronize: false,
     migrationsRun: false,
-    extra: {
-      max: config.DATABASE_POOL_SIZE,
-      connectionTimeoutMillis: 5000,
-      ...(config.DATABASE_PREPARED_STATEMENTS === 'false' ? {} : { options: GENERIC_PLANS }),
-      ...(statementTimeoutMs === undefined
-        ? {}
-        : { statement_timeout: statementTimeoutMs, idle_in_transaction_session_timeout: statementTimeoutMs }),
-    },
+    extra: poolOptions(config, statementTimeoutMs),
   };
 }

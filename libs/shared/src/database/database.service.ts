@@ -37,7 +37,8 @@ export interface Queryable {
   rows<P extends readonly unknown[], R extends object>(statement: Statement<P, R>, params: P): Promise<R[]>;
 }
 
-class Runner implements Queryable {
+/** Runs statements on a pool or one of its connections, named (prepared) or not. */
+export class Runner implements Queryable {
   constructor(
     private readonly target: Pool | PoolClient,
     private readonly prepared: boolean,

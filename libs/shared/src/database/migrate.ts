@@ -6,9 +6,17 @@ import { createDataSourceOptions } from './database.options';
 // replicas or parallel `npm start`s never run migrations at the same time.
 const MIGRATION_LOCK_KEY = 727_150_001;
 
-/** Runs pending migrations in one transaction under an advisory lock; returns their names. */
-export async function runMigrations(config: Pick<SharedConfig, 'DATABASE_URL' | 'DATABASE_POOL_SIZE'>): Promise<string[]> {
-  const dataSource = new DataSource({ ...createDataSourceOptions(config), logging: false });
+/**
+ * Runs pending migrations in one transaction under an advisory lock; returns
+ * their names. On DATABASE_MIGRATION_URL when set: the lock is held by one
+ * session for the whole run, which a transaction-mode pooler cannot give.
+ */
+export async function runMigrations(
+  config: Pick<SharedConfig, 'DATABASE_URL' | 'DATABASE_POOL_SIZE'> &
+    Partial<Pick<SharedConfig, 'DATABASE_MIGRATION_URL' | 'DATABASE_STARTUP_PARAMETERS'>>,
+): Promise<string[]> {
+  const url = config.DATABASE_MIGRATION_URL ?? config.DATABASE_URL;
+  const dataSource = new DataSource({ ...createDataSourceOptions({ ...config, DATABASE_URL: url }), logging: false });
   await dataSource.initialize();
   const lock = dataSource.createQueryRunner();
   try {

@@ -76,7 +76,8 @@ export class HealthController {
   @ApiOkResponse({
     description:
       'Every required dependency answered within the timeout. `degraded`: an optional one did not (for the gateway, ' +
-      'Redis or quota: inbox reads are served, sends answer 503 with Retry-After).',
+      'Redis or quota: inbox reads are served, sends answer 503 with Retry-After; the read replica, checked only ' +
+      'with DATABASE_READ_URL: every route works, listings are answered by the primary).',
     schema: {
       type: 'object',
       required: ['status', 'checks'],
@@ -85,7 +86,9 @@ export class HealthController {
         checks: { type: 'object', additionalProperties: { type: 'string', enum: ['up', 'down'] } },
         reasons: {
           type: 'object',
-          description: 'Why a check is down, where the check says (quota: "refused the credentials: unknown kid q9").',
+          description:
+            'Why a check is down, where the check says (quota: "refused the credentials: unknown kid q9"; replica: ' +
+            '"3120 ms behind the primary (limit 2000 ms); listings go to the primary").',
           additionalProperties: { type: 'string' },
         },
       },

@@ -76,6 +76,10 @@ describe('inbox listings on a read replica (DATABASE_READ_URL)', () => {
     return request(stack.gateway.url, 'GET', inboxPath(xuid), await bearer(xuid));
   }
 
+  async function summary(xuid: Xuid): Promise<ApiResponse> {
+    return request(stack.gateway.url, 'GET', inboxPath(xuid, '/summary'), await bearer(xuid));
+  }
+
   async function replicaReads(): Promise<number> {
     const text = await (await fetch(`${stack.gateway.internalUrl}/metrics`)).text();
     return Number(/^database_reads_total\{target="replica"\} (\d+)$/m.exec(text)?.[1] ?? 0);
@@ -112,6 +116,10 @@ describe('inbox listings on a read replica (DATABASE_READ_URL)', () => {
 
     // Stored on the primary, not yet replayed: the listing (from the replica) does not show it...
     expect((await inbox(recipient.xuid)).body).toEqual({ results: [], pagingInfo: { continuationToken: null, totalItems: 0 } });
+    // ...nor do its counts...
+    const replicaBefore = await replicaReads();
+    expect((await summary(recipient.xuid)).body).toEqual({ totalItems: 0, unreadItems: 0 });
+    expect(await replicaReads()).toBe(replicaBefore + 1);
     // ...while reading it, which marks it read, is the primary's.
     const read = await request(stack.gateway.url, 'GET', inboxPath(recipient.xuid, `/${id}`), await bearer(recipient.xuid));
     expect(read.status).toBe(200);
@@ -135,12 +143,15 @@ describe('inbox listings on a read replica (DATABASE_READ_URL)', () => {
       expect.objectContaining({ id, isRead: true }),
     ]);
 
+    expect((await summary(recipient.xuid)).body).toEqual({ totalItems: 1, unreadItems: 0 });
+
     await replica.resumeReplay();
     await replica.caughtUp();
     await readyWithReplica();
     const afterCatchUp = await replicaReads();
     expect((await inbox(recipient.xuid)).body).toEqual(fromPrimary.body);
-    expect(await replicaReads()).toBe(afterCatchUp + 1);
+    expect((await summary(recipient.xuid)).body).toEqual({ totalItems: 1, unreadItems: 0 });
+    expect(await replicaReads()).toBe(afterCatchUp + 2);
   });
 
   it('should answer listings from the primary while the replica is cut off, and go back to it when it returns', async () => {

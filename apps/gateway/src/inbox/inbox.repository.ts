@@ -209,8 +209,9 @@ export class InboxRepository {
     return (await this.database.rows(INBOX_SQL.delete, [recipient, messageId])).length > 0;
   }
 
+  /** The inbox's counts; like a listing, from the read replica while it is current (DATABASE_READ_URL). */
   summary(recipient: Xuid): Promise<InboxSummary> {
-    return this.database.rows(INBOX_SQL.summary, [recipient]).then((rows) => rows[0]);
+    return this.reads.rows(INBOX_SQL.summary, [recipient]).then((rows) => rows[0]);
   }
 
   async hasMessage(recipient: Xuid, messageId: string): Promise<boolean> {

@@ -34,6 +34,9 @@ const OPERATIONS: Record<string, Record<string, { operationId: string; statuses:
   '/users/xuid({xuid})/inbox': {
     get: { operationId: 'listInbox', statuses: [200, 400, 401, 403, 404, 409, 416, 429, 500, 503] },
   },
+  '/users/xuid({xuid})/inbox/events': {
+    get: { operationId: 'streamInboxEvents', statuses: [200, 400, 401, 403, 404, 429, 500, 503] },
+  },
   '/users/xuid({xuid})/inbox/{messageId}': {
     get: { operationId: 'readMessage', statuses: [200, 400, 401, 403, 404, 429, 500, 503] },
     delete: { operationId: 'deleteMessage', statuses: [204, 400, 401, 403, 404, 429, 500, 503] },

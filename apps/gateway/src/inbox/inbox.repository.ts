@@ -23,6 +23,8 @@ export interface InboxMessage {
   sender: string;
   messageType: MessageType;
   text: string;
+  /** Whether this read marked it read (it was unread): the change other devices' streams hear of. */
+  markedRead: boolean;
 }
 
 export interface PageQuery {
@@ -45,7 +47,7 @@ const TOTAL_ITEMS = `
     - (SELECT count(*) FROM inbox_entries x WHERE x.recipient_xuid = $1 AND x.expiration <= now()),
     0)::int`;
 
-const LIST_COLUMNS = `
+export const LIST_COLUMNS = `
   e.message_id AS "messageId",
   floor(extract(epoch FROM e.expiration) * 1000)::int8 AS "expirationMillis",
   e.is_read AS "isRead",
@@ -94,8 +96,9 @@ export const INBOX_SQL = {
      ), marked AS (
        UPDATE inbox_entries SET is_read = true
         WHERE recipient_xuid = $1::numeric AND message_id = $2::varchar AND expiration > now() AND NOT is_read
+       RETURNING 1
      )
-     SELECT * FROM entry`,
+     SELECT entry.*, EXISTS (SELECT 1 FROM marked) AS "markedRead" FROM entry`,
   ),
   // One statement, so one transaction: the counter drops only when a row went.
   delete: statement<[recipient: Xuid, messageId: string]>(
@@ -106,7 +109,8 @@ export const INBOX_SQL = {
      )
      UPDATE inbox_counters c SET total_items = c.total_items - 1
        FROM deleted d
-      WHERE c.recipient_xuid = d.recipient_xuid`,
+      WHERE c.recipient_xuid = d.recipient_xuid
+     RETURNING 1`,
   ),
 } as const;
 
@@ -130,8 +134,8 @@ export class InboxRepository {
     return message ?? null;
   }
 
-  /** Removes the entry if present (expired or not) and keeps the counter in step. */
-  async deleteEntry(recipient: Xuid, messageId: string): Promise<void> {
-    await this.database.run(INBOX_SQL.delete, [recipient, messageId]);
+  /** Removes the entry if present (expired or not) and keeps the counter in step; whether it was there. */
+  async deleteEntry(recipient: Xuid, messageId: string): Promise<boolean> {
+    return (await this.database.run(INBOX_SQL.delete, [recipient, messageId])).rowCount > 0;
   }
 }

@@ -3,6 +3,7 @@ import { sentOfMessageId } from '@app/shared/database/message-id';
 import { AppError, ERRORS } from '@app/shared/errors';
 import { Xuid } from '@app/shared/xuid';
 import { ContinuationTokenCodec, InboxCursor } from './continuation-token';
+import { InboxEvents } from './events/inbox-events.service';
 import { InboxListEntry, InboxMessage, InboxRepository } from './inbox.repository';
 
 export interface InboxPageRequest {
@@ -23,6 +24,7 @@ export class InboxService {
   constructor(
     private readonly inbox: InboxRepository,
     private readonly tokens: ContinuationTokenCodec,
+    private readonly events: InboxEvents,
   ) {}
 
   async listPage(owner: Xuid, request: InboxPageRequest): Promise<InboxPage> {
@@ -54,12 +56,13 @@ export class InboxService {
   async readMessage(owner: Xuid, messageId: string): Promise<InboxMessage> {
     const message = await this.inbox.readMessage(owner, messageId);
     if (message === null) throw new AppError(ERRORS.MESSAGE_NOT_FOUND);
+    if (message.markedRead) this.events.publishRead(owner, [messageId]);
     return message;
   }
 
   /** Idempotent: deleting an absent message succeeds. */
-  deleteMessage(owner: Xuid, messageId: string): Promise<void> {
-    return this.inbox.deleteEntry(owner, messageId);
+  async deleteMessage(owner: Xuid, messageId: string): Promise<void> {
+    if (await this.inbox.deleteEntry(owner, messageId)) this.events.publishDeleted(owner, [messageId]);
   }
 
   private openToken(owner: Xuid, token: string): InboxCursor {

@@ -189,6 +189,12 @@ export const ERRORS = {
     'inbox',
     'No such message in this inbox (it may have been deleted or have expired); list the inbox for the current ids.',
   ),
+  EVENT_ID_INVALID: define(
+    6020,
+    400,
+    'inbox',
+    "Last-Event-ID is not an event id of this inbox's stream: it is malformed, altered, belongs to another inbox or was signed with a retired key. Send the id of the last event received unchanged, or reconnect without it and list the inbox.",
+  ),
 
   ADMIN_VALIDATION: define(
     7001,

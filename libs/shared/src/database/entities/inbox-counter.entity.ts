@@ -16,4 +16,12 @@ export class InboxCounterEntity {
 
   @Column({ name: 'total_items', type: 'integer', default: 0 })
   totalItems: number;
+
+  /**
+   * The last delivery sequence handed out in this inbox (see
+   * `InboxEntryEntity.sequence`); never goes down, so an event id stays
+   * meaningful after the entries it names are deleted.
+   */
+  @Column({ name: 'last_sequence', type: 'bigint', default: 0 })
+  lastSequence: string;
 }

@@ -44,6 +44,8 @@ export class InboxStream {
     private readonly response: ServerResponse,
     private high: number,
     private readonly context: StreamContext,
+    /** The second of each heartbeat period in which this stream's heartbeat is written (spreads them out). */
+    readonly heartbeatSlot = 0,
   ) {
     response.on('close', () => this.finish('client'));
     response.on('error', () => this.finish('error'));

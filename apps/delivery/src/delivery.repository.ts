@@ -59,7 +59,10 @@ export const DELIVERY_SQL = {
    *   now, at delivery time: the recipient blocks the sender, refuses everyone,
    *   or accepts only friends and the sender is not one; a sender messaging
    *   themself always arrives;
-   * - `fresh`: the pairs privacy lets through, numbered within each inbox;
+   * - `fresh`: the pairs privacy lets through and that have no entry yet
+   *   (one can exist for an undelivered message only if its delivered mark
+   *   was lost or undone; the primary key probe keeps the counter and the
+   *   numbers exact even then), numbered within each inbox;
    * - `counted`: each inbox's counter moves by its fresh entries, summed per
    *   inbox first and touched in XUID order, as the purge does, so concurrent
    *   batches never deadlock; the same update hands out the inbox's next
@@ -69,9 +72,9 @@ export const DELIVERY_SQL = {
    *   sequence order is commit order, which the event stream's replay relies
    *   on (docs/api.md, Inbox events);
    * - `inserted`: the entries with their numbers, once each however often this
-   *   runs (primary key). A fresh pair cannot conflict: entries exist only for
-   *   delivered messages, and `locked` skips those; the recipients of a
-   *   message are distinct (the gateway removes repeats);
+   *   runs (primary key; a racing delivery of the same message waits on its
+   *   lock and then finds it delivered); the recipients of a message are
+   *   distinct (the gateway removes repeats);
    * - `marked`: the messages are delivered (expired ones too, with no entries).
    * `summary` is the first 20 code points (`left` counts characters, and the
    * database is UTF-8), or a system message's subject.
@@ -111,6 +114,7 @@ export const DELIVERY_SQL = {
               count(*) OVER (PARTITION BY p.recipient) AS taken
          FROM pairs p
         WHERE p.dropped IS NULL
+          AND NOT EXISTS (SELECT 1 FROM inbox_entries x WHERE x.recipient_xuid = p.recipient AND x.message_id = p.id)
      ), counted AS (
        INSERT INTO inbox_counters AS c (recipient_xuid, total_items, last_sequence)
        SELECT f.recipient, count(*), count(*) FROM fresh f GROUP BY f.recipient ORDER BY f.recipient

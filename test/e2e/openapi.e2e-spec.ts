@@ -46,6 +46,9 @@ const OPERATIONS: Record<string, Record<string, { operationId: string; statuses:
   '/users/xuid({xuid})/inbox/{messageId}/read-state': {
     put: { operationId: 'setReadState', statuses: [204, 400, 401, 403, 404, 413, 429, 500, 503] },
   },
+  '/users/xuid({xuid})/inbox/events': {
+    get: { operationId: 'streamInboxEvents', statuses: [200, 400, 401, 403, 404, 429, 500, 503] },
+  },
   '/users/xuid({xuid})/inbox/{messageId}': {
     get: { operationId: 'readMessage', statuses: [200, 400, 401, 403, 404, 429, 500, 503] },
     delete: { operationId: 'deleteMessage', statuses: [204, 400, 401, 403, 404, 429, 500, 503] },

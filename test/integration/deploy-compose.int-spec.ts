@@ -310,6 +310,23 @@ describe('the compose load balancer (deploy/compose/haproxy.cfg)', () => {
     expect(services.gateway.environment).toMatchObject({ INTERNAL_LISTENER: 'true', INTERNAL_HOST: '0.0.0.0' });
   });
 
+  it('should keep inbox event streams open: idle timeouts past two heartbeats, room for 10,000 streams', () => {
+    const heartbeat = Number(defaultOf(CONFIG_OF_COMMAND.gateway, 'INBOX_STREAM_HEARTBEAT_SECONDS'));
+    const seconds = (name: string): number => {
+      const value = new RegExp(`^\\s*timeout ${name} (\\d+)s$`, 'm').exec(config)?.[1];
+      return value === undefined ? NaN : Number(value);
+    };
+
+    expect(services.gateway.environment?.INBOX_STREAM_HEARTBEAT_SECONDS).toBe(
+      `\${INBOX_STREAM_HEARTBEAT_SECONDS:-${heartbeat}}`,
+    );
+    expect(seconds('client')).toBeGreaterThanOrEqual(2 * heartbeat);
+    expect(seconds('server')).toBeGreaterThanOrEqual(2 * heartbeat);
+    expect(Number(/^\s*maxconn (\d+)$/m.exec(config)?.[1])).toBeGreaterThanOrEqual(10_000);
+    // Nothing that would hold a response back: no compression, no response caching.
+    expect(config).not.toMatch(/^\s*(compression|http-response cache|cache) /m);
+  });
+
   it('should take unready gateways out of rotation', () => {
     expect(config).toMatch(/^\s*option httpchk GET \/readyz$/m);
     expect(config).toMatch(/^\s*http-check expect status 200$/m);

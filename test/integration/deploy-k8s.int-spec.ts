@@ -540,6 +540,17 @@ describe('deploy/k8s manifests', () => {
       expect(elsewhere).toEqual([]);
     });
 
+    it('should pass inbox event streams through the Ingress unbuffered, without cutting them between heartbeats', () => {
+      const [ingress] = ofKind('Ingress');
+      const annotations = ingress.metadata.annotations ?? {};
+      const heartbeat = Number(settings.INBOX_STREAM_HEARTBEAT_SECONDS);
+
+      expect(heartbeat).toBeGreaterThan(0);
+      expect(annotations['nginx.ingress.kubernetes.io/proxy-buffering']).toBe('off');
+      expect(Number(annotations['nginx.ingress.kubernetes.io/proxy-read-timeout'])).toBeGreaterThanOrEqual(2 * heartbeat);
+      expect(Number(annotations['nginx.ingress.kubernetes.io/proxy-send-timeout'])).toBeGreaterThanOrEqual(2 * heartbeat);
+    });
+
     it('should route the Ingress to the player API on the public port only', () => {
       const ingresses = ofKind('Ingress');
       const backends = ingresses.flatMap((ingress) => [

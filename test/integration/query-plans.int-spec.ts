@@ -4,6 +4,7 @@ import { Queryable, runMigrations, Statement } from '@app/shared/database';
 import { DIRECTORY_SQL } from '@app/shared/directory/directory.repository';
 import { MessageType } from '@app/shared/database/entities/message.entity';
 import { DELIVERY_SQL } from '../../apps/delivery/src/delivery.repository';
+import { INBOX_EVENTS_SQL } from '../../apps/gateway/src/inbox/events/inbox-events.repository';
 import { INBOX_SQL } from '../../apps/gateway/src/inbox/inbox.repository';
 import { IDEMPOTENCY_SQL } from '../../apps/gateway/src/outbox/idempotency.repository';
 import { OUTBOX_SQL } from '../../apps/gateway/src/outbox/outbox.repository';
@@ -82,9 +83,10 @@ const FILL_MESSAGES = `
 
 // In send order, as delivery writes them.
 const FILL_INBOX_ENTRIES = `
-  INSERT INTO inbox_entries (recipient_xuid, message_id, expiration, is_read, sender_xuid, sender_gamertag, message_type, summary)
+  INSERT INTO inbox_entries (recipient_xuid, message_id, expiration, is_read, sender_xuid, sender_gamertag, message_type, summary, sequence)
   SELECT m.recipients[1], m.id, m.expiration, ascii(right(m.id, 1)) % 3 = 0, m.sender_xuid,
-         'Gt' || (m.sender_xuid - ${BASE}), m.message_type, left(m.text, 20)
+         'Gt' || (m.sender_xuid - ${BASE}), m.message_type, left(m.text, 20),
+         row_number() OVER (PARTITION BY m.recipients[1] ORDER BY m.id)
     FROM messages m WHERE m.delivered_at IS NOT NULL`;
 
 const FILL_INBOX_COUNTERS = `
@@ -270,6 +272,18 @@ const CASES: PlanCase[] = [
     statement: OUTBOX_SQL.clock,
     params: () => [],
     uses: () => [],
+  },
+  {
+    label: 'inbox-events.position (a stream opens)',
+    statement: INBOX_EVENTS_SQL.position,
+    params: () => [DEEP_READER],
+    uses: (f) => [f.pk.inbox_counters],
+  },
+  {
+    label: 'inbox-events.replay (a stream reconnects, deep inbox)',
+    statement: INBOX_EVENTS_SQL.replay,
+    params: () => [DEEP_READER, 0, 50],
+    uses: () => ['inbox_entries_sequence_idx'],
   },
   {
     label: 'delivery.deliver (a batch of 50)',

@@ -15,6 +15,7 @@ import { DeliveryMetrics } from './delivery.metrics';
 import { DeliveryProcessor } from './delivery.processor';
 import { DeliveryRepository } from './delivery.repository';
 import { DeliveryService } from './delivery.service';
+import { InboxEventsPublisher } from './inbox-events.publisher';
 import { MaintenanceProcessor } from './maintenance.processor';
 import { MaintenanceService } from './maintenance.service';
 
@@ -38,6 +39,7 @@ export class DeliveryModule {
         DeliveryBatcher,
         DeliveryService,
         DeliveryRepository,
+        InboxEventsPublisher,
         MaintenanceService,
         MaintenanceProcessor,
         DeliveryMetrics,

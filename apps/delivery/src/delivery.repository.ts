@@ -22,6 +22,15 @@ export interface BatchResult {
   written: number;
   /** One reason per recipient privacy dropped. */
   dropped: DropReason[];
+  /** The recipients this delivery wrote an entry for, and each entry's delivery sequence (same order). */
+  recipients: Xuid[];
+  sequences: string[];
+  /** The listing fields of the entries written (null when none were). */
+  summary: string | null;
+  senderGamertag: string | null;
+  messageType: string | null;
+  /** Milliseconds since the epoch, as decimal digits; null when the message is gone. */
+  expirationMillis: string | null;
 }
 
 /** Where a sweep of the undelivered list stopped. */
@@ -50,11 +59,23 @@ export const DELIVERY_SQL = {
    *   now, at delivery time: the recipient blocks the sender, refuses everyone,
    *   or accepts only friends and the sender is not one; a sender messaging
    *   themself always arrives;
-   * - `inserted`: the entries, once each however often this runs (primary key);
-   * - `counted`: each inbox's counters move by the entries actually inserted
-   *   (all unread, so total and unread alike),
-   *   summed per inbox first and touched in XUID order, as the purge does, so
-   *   concurrent batches never deadlock;
+   * - `fresh`: the pairs privacy lets through and that have no entry yet
+   *   (one can exist for an undelivered message only if its delivered mark
+   *   was lost or undone; the primary key probe keeps the counter and the
+   *   numbers exact even then), numbered within each inbox;
+   * - `counted`: each inbox's counters move by its fresh entries (all unread,
+   *   so total and unread alike), summed per
+   *   inbox first and touched in XUID order, as the purge does, so concurrent
+   *   batches never deadlock; the same update hands out the inbox's next
+   *   delivery sequence numbers (`last_sequence`). The counter row stays
+   *   locked until commit, so a concurrent delivery to the same inbox numbers
+   *   its entries after these, and commits after them: within an inbox,
+   *   sequence order is commit order, which the event stream's replay relies
+   *   on (docs/api.md, Inbox events);
+   * - `inserted`: the entries with their numbers, once each however often this
+   *   runs (primary key; a racing delivery of the same message waits on its
+   *   lock and then finds it delivered); the recipients of a message are
+   *   distinct (the gateway removes repeats);
    * - `marked`: the messages are delivered (expired ones too, with no entries).
    * `summary` is the first 20 code points (`left` counts characters, and the
    * database is UTF-8), or a system message's subject.
@@ -88,23 +109,41 @@ export const DELIVERY_SQL = {
         CROSS JOIN LATERAL unnest(l.recipients) AS r(xuid)
          LEFT JOIN users u ON u.xuid = r.xuid
         WHERE NOT l.delivered AND NOT l.expired AND l.sender_gamertag IS NOT NULL
-     ), inserted AS (
-       INSERT INTO inbox_entries AS e
-              (recipient_xuid, message_id, expiration, sender_xuid, sender_gamertag, message_type, summary)
-       SELECT p.recipient, p.id, p.expiration, p.sender_xuid, p.sender_gamertag, p.message_type, p.summary
+     ), fresh AS (
+       SELECT p.*,
+              row_number() OVER (PARTITION BY p.recipient ORDER BY p.id) AS rank,
+              count(*) OVER (PARTITION BY p.recipient) AS taken
          FROM pairs p
         WHERE p.dropped IS NULL
-       ON CONFLICT DO NOTHING
-       RETURNING e.recipient_xuid, e.message_id
+          AND NOT EXISTS (SELECT 1 FROM inbox_entries x WHERE x.recipient_xuid = p.recipient AND x.message_id = p.id)
      ), counted AS (
-       INSERT INTO inbox_counters AS c (recipient_xuid, total_items, unread_items)
-       SELECT i.recipient_xuid, count(*), count(*) FROM inserted i GROUP BY i.recipient_xuid ORDER BY i.recipient_xuid
+       INSERT INTO inbox_counters AS c (recipient_xuid, total_items, unread_items, last_sequence)
+       SELECT f.recipient, count(*), count(*), count(*) FROM fresh f GROUP BY f.recipient ORDER BY f.recipient
        ON CONFLICT (recipient_xuid) DO UPDATE
-          SET total_items = c.total_items + EXCLUDED.total_items, unread_items = c.unread_items + EXCLUDED.unread_items
+          SET total_items = c.total_items + EXCLUDED.total_items,
+              unread_items = c.unread_items + EXCLUDED.unread_items,
+              last_sequence = c.last_sequence + EXCLUDED.last_sequence
+       RETURNING c.recipient_xuid, c.last_sequence
+     ), numbered AS MATERIALIZED (
+       -- One object keyed by XUID: a lookup per entry, where a join of two
+       -- CTE scans would be a nested loop (their row estimates are 1).
+       SELECT jsonb_object_agg(c.recipient_xuid::text, c.last_sequence) AS last FROM counted c
+     ), inserted AS (
+       INSERT INTO inbox_entries AS e
+              (recipient_xuid, message_id, expiration, sender_xuid, sender_gamertag, message_type, summary, sequence)
+       SELECT f.recipient, f.id, f.expiration, f.sender_xuid, f.sender_gamertag, f.message_type, f.summary,
+              (n.last ->> f.recipient::text)::int8 - f.taken + f.rank
+         FROM fresh f
+        CROSS JOIN numbered n
+       ON CONFLICT DO NOTHING
+       RETURNING e.recipient_xuid, e.message_id, e.sequence, e.summary
      ), marked AS (
        UPDATE messages m SET delivered_at = now() FROM locked l WHERE m.id = l.id AND NOT l.delivered
      ), written AS (
-       SELECT i.message_id AS id, count(*)::int AS n FROM inserted i GROUP BY i.message_id
+       SELECT i.message_id AS id, count(*)::int AS n, min(i.summary) AS summary,
+              array_agg(i.recipient_xuid::text ORDER BY i.recipient_xuid) AS recipients,
+              array_agg(i.sequence::int8 ORDER BY i.recipient_xuid) AS sequences
+         FROM inserted i GROUP BY i.message_id
      ), drops AS (
        SELECT p.id, array_agg(p.dropped) AS reasons FROM pairs p WHERE p.dropped IS NOT NULL GROUP BY p.id
      )
@@ -115,7 +154,11 @@ export const DELIVERY_SQL = {
                  WHEN l.sender_gamertag IS NULL THEN 'no-sender'
                  ELSE 'delivered' END AS outcome,
             coalesce(w.n, 0) AS written,
-            coalesce(d.reasons, '{}') AS dropped
+            coalesce(d.reasons, '{}') AS dropped,
+            coalesce(w.recipients, '{}') AS recipients,
+            coalesce(w.sequences, '{}') AS sequences,
+            w.summary, l.sender_gamertag AS "senderGamertag", l.message_type AS "messageType",
+            floor(extract(epoch FROM l.expiration) * 1000)::int8::text AS "expirationMillis"
        FROM unnest($1::varchar[]) AS q(id)
        LEFT JOIN locked l ON l.id = q.id
        LEFT JOIN written w ON w.id = q.id

@@ -3,6 +3,7 @@ import { sentOfMessageId } from '@app/shared/database/message-id';
 import { ConfirmOutcome, QuotaLedger } from '@app/shared/quota';
 import { DeliveryMetrics } from './delivery.metrics';
 import { BatchResult, DeliveryRepository } from './delivery.repository';
+import { InboxEventsPublisher } from './inbox-events.publisher';
 
 const CONFIRM_LABELS: Record<ConfirmOutcome, string> = {
   [ConfirmOutcome.Confirmed]: 'confirmed',
@@ -26,6 +27,7 @@ export class DeliveryService {
     private readonly repository: DeliveryRepository,
     private readonly metrics: DeliveryMetrics,
     private readonly ledger: QuotaLedger,
+    private readonly events: InboxEventsPublisher,
   ) {}
 
   async deliver(messageId: string): Promise<DeliveryOutcome> {
@@ -36,11 +38,12 @@ export class DeliveryService {
    * Delivers the messages in one transaction; the outcome of each by id. Then,
    * the messages being stored beyond doubt, confirms their quota charges (a
    * failure there fails the batch: its retry finds them delivered and confirms
-   * again).
+   * again). The inbox events go out as soon as the statement has committed,
+   * beside the confirmations.
    */
   async deliverBatch(messageIds: readonly string[]): Promise<Map<string, DeliveryOutcome>> {
     const results = await this.repository.deliver(messageIds);
-    await this.confirmCharges(results);
+    await Promise.all([this.events.publishDelivered(results), this.confirmCharges(results)]);
     const now = Date.now();
     const outcomes = new Map<string, DeliveryOutcome>();
     let written = 0;

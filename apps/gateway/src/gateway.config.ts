@@ -136,6 +136,27 @@ export class GatewayConfig extends SharedConfig implements CrossFieldCheck {
   @IsPositiveInt(86_400)
   THROTTLE_FAILED_AUTH_SECONDS: number = 60;
 
+  /**
+   * Inbox event streams (GET .../inbox/events) one player may have open across
+   * every gateway; opening one more closes the oldest (docs/api.md, Inbox events).
+   */
+  @IsPositiveInt(100)
+  INBOX_STREAMS_PER_USER: number = 5;
+
+  /** Seconds between heartbeat comments on every open stream, so proxies and clients see it alive. */
+  @IsPositiveInt(300)
+  INBOX_STREAM_HEARTBEAT_SECONDS: number = 15;
+
+  /**
+   * Bytes a stream may have written but not yet taken by its client; a client
+   * that falls further behind is dropped (it reconnects with Last-Event-ID and
+   * misses nothing), so a slow reader never grows the gateway's memory.
+   */
+  @IsInt()
+  @Min(4096)
+  @Max(16_777_216)
+  INBOX_STREAM_BUFFER_BYTES: number = 65_536;
+
   get usesAsymmetricTokens(): boolean {
     return this.AUTH_PUBLIC_KEY !== undefined || this.AUTH_JWKS_URL !== undefined;
   }

@@ -41,7 +41,7 @@ describe('responseSchema', () => {
   });
 
   it('should serialize a message detail, with its null attachment properties, to what JSON.stringify writes', async () => {
-    const detail = toMessageDetail({ ...entry, text: 'the "whole" text\n😀' });
+    const detail = toMessageDetail({ ...entry, text: 'the "whole" text\n😀', markedRead: true });
     expect(await served('MessageDetail', detail)).toBe(JSON.stringify(detail));
   });
 });

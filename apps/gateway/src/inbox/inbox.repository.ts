@@ -23,6 +23,8 @@ export interface InboxMessage {
   sender: string;
   messageType: MessageType;
   text: string;
+  /** Whether this read marked it read (it was unread): the change other devices' streams hear of. */
+  markedRead: boolean;
 }
 
 export interface PageQuery {
@@ -83,7 +85,7 @@ const READ_STATE = statement<[recipient: Xuid, messageIds: readonly string[], is
      SELECT message_id AS "messageId" FROM changed ORDER BY message_id`,
 );
 
-const LIST_COLUMNS = `
+export const LIST_COLUMNS = `
   e.message_id AS "messageId",
   floor(extract(epoch FROM e.expiration) * 1000)::int8 AS "expirationMillis",
   e.is_read AS "isRead",

@@ -4,6 +4,7 @@ import { AppError, ERRORS } from '@app/shared/errors';
 import { Xuid } from '@app/shared/xuid';
 import { ContinuationTokenCodec, InboxCursor } from './continuation-token';
 import { BatchRequest } from './batch-request';
+import { InboxEvents } from './events/inbox-events.service';
 import { InboxListEntry, InboxMessage, InboxRepository, InboxSummary } from './inbox.repository';
 
 export interface InboxPageRequest {
@@ -24,6 +25,7 @@ export class InboxService {
   constructor(
     private readonly inbox: InboxRepository,
     private readonly tokens: ContinuationTokenCodec,
+    private readonly events: InboxEvents,
   ) {}
 
   async listPage(owner: Xuid, request: InboxPageRequest): Promise<InboxPage> {
@@ -58,12 +60,15 @@ export class InboxService {
   async readMessage(owner: Xuid, messageId: string): Promise<InboxMessage & { markedRead: boolean }> {
     const message = await this.inbox.readMessage(owner, messageId);
     if (message === null) throw new AppError(ERRORS.MESSAGE_NOT_FOUND);
+    if (message.markedRead) this.events.publishRead(owner, [messageId]);
     return message;
   }
 
   /** Idempotent: deleting an absent message succeeds. True when this call deleted it. */
-  deleteMessage(owner: Xuid, messageId: string): Promise<boolean> {
-    return this.inbox.deleteEntry(owner, messageId);
+  async deleteMessage(owner: Xuid, messageId: string): Promise<boolean> {
+    const deleted = await this.inbox.deleteEntry(owner, messageId);
+    if (deleted) this.events.publishDeleted(owner, [messageId]);
+    return deleted;
   }
 
   /** The exact counts of unexpired and unread messages, at constant cost. */
@@ -78,7 +83,10 @@ export class InboxService {
    */
   async setReadState(owner: Xuid, messageId: string, isRead: boolean): Promise<boolean> {
     const changed = await this.inbox.apply(owner, isRead ? 'markRead' : 'markUnread', [messageId]);
-    if (changed.length > 0) return true;
+    if (changed.length > 0) {
+      this.publishChanged(owner, isRead ? 'markRead' : 'markUnread', changed);
+      return true;
+    }
     if (!(await this.inbox.hasMessage(owner, messageId))) throw new AppError(ERRORS.MESSAGE_NOT_FOUND);
     return false;
   }
@@ -89,8 +97,18 @@ export class InboxService {
    * Returns the ids whose state this call changed, sorted: repeating the call
    * changes nothing and returns [].
    */
-  applyBatch(owner: Xuid, request: BatchRequest): Promise<string[]> {
-    return this.inbox.apply(owner, request.action, request.messageIds);
+  async applyBatch(owner: Xuid, request: BatchRequest): Promise<string[]> {
+    const changed = await this.inbox.apply(owner, request.action, request.messageIds);
+    this.publishChanged(owner, request.action, changed);
+    return changed;
+  }
+
+  /** Tells the owner's other streams what changed (after the statement committed, and only what it changed). */
+  private publishChanged(owner: Xuid, action: BatchRequest['action'], changed: readonly string[]): void {
+    if (changed.length === 0) return;
+    if (action === 'delete') this.events.publishDeleted(owner, changed);
+    else if (action === 'markRead') this.events.publishRead(owner, changed);
+    else this.events.publishUnread(owner, changed);
   }
 
   private openToken(owner: Xuid, token: string): InboxCursor {

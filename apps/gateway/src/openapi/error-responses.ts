@@ -361,3 +361,24 @@ export const REMOVE_RELATION_ERRORS: ErrorResponseDoc[] = [
   INTERNAL_500,
   DEPENDENCY_503,
 ];
+
+export const INBOX_EVENTS_ERRORS: ErrorResponseDoc[] = [
+  {
+    status: 400,
+    when: '`Last-Event-ID` is garbage, was altered, belongs to another inbox or is given twice; a bad `x-xbl-contract-version`.',
+    errors: [ERRORS.EVENT_ID_INVALID, ERRORS.UNSUPPORTED_CONTRACT_VERSION],
+  },
+  USER_401,
+  { status: 403, when: "The token's XUID differs from the path XUID.", errors: [ERRORS.FORBIDDEN_USER] },
+  {
+    status: 404,
+    when: 'The path has no valid XUID (`xuid()`, `xuid(abc)`, out of range) or the user segment is not `xuid(...)`.',
+    errors: INBOX_PATH_404,
+  },
+  USER_429,
+  INTERNAL_500,
+  {
+    ...DEPENDENCY_503,
+    when: 'Postgres or Redis is unavailable, or this gateway is shutting down: no stream was opened; retry after `Retry-After` seconds.',
+  },
+];

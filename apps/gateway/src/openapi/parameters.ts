@@ -62,6 +62,15 @@ export const CONTRACT_VERSION_HEADER: ApiHeaderOptions = {
   schema: { type: 'string', enum: ['1'] },
 };
 
+export const LAST_EVENT_ID_HEADER: ApiHeaderOptions = {
+  name: 'Last-Event-ID',
+  required: false,
+  description:
+    'The id of the last event received, which EventSource sends by itself when it reconnects: the stream then starts with ' +
+    'every message delivered after that event. Garbage, or an id of another inbox, is 400 (errorCode 6020).',
+  schema: { type: 'string', maxLength: 64 },
+};
+
 export const IDEMPOTENCY_KEY_HEADER: ApiHeaderOptions = {
   name: 'Idempotency-Key',
   required: false,

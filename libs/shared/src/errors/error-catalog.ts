@@ -207,6 +207,12 @@ export const ERRORS = {
     'inbox',
     'messageIds must be a list of 1 to 100 message ids, each 1..50 characters of A-Z, a-z, 0-9, "_" or "-" (header.id of the listing).',
   ),
+  EVENT_ID_INVALID: define(
+    6020,
+    400,
+    'inbox',
+    "Last-Event-ID is not an event id of this inbox's stream: it is malformed, altered, belongs to another inbox or was signed with a retired key. Send the id of the last event received unchanged, or reconnect without it and list the inbox.",
+  ),
 
   ADMIN_VALIDATION: define(
     7001,

@@ -22,4 +22,12 @@ export class InboxCounterEntity {
   /** Entries with is_read false (expired ones not purged yet included). */
   @Column({ name: 'unread_items', type: 'integer', default: 0 })
   unreadItems: number;
+
+  /**
+   * The last delivery sequence handed out in this inbox (see
+   * `InboxEntryEntity.sequence`); never goes down, so an event id stays
+   * meaningful after the entries it names are deleted.
+   */
+  @Column({ name: 'last_sequence', type: 'bigint', default: 0 })
+  lastSequence: string;
 }

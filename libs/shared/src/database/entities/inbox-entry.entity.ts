@@ -14,6 +14,7 @@ import { XUID_COLUMN } from './xuid-column';
  */
 @Entity('inbox_entries')
 @Index('inbox_entries_recipient_expiration_idx', ['recipientXuid', 'expiration'])
+@Index('inbox_entries_sequence_idx', ['recipientXuid', 'sequence'])
 export class InboxEntryEntity {
   @PrimaryColumn({ ...XUID_COLUMN, name: 'recipient_xuid' })
   recipientXuid: Xuid;
@@ -40,4 +41,12 @@ export class InboxEntryEntity {
   /** First 20 code points of the text, or a system message's subject. */
   @Column({ type: 'varchar', length: 20 })
   summary: string;
+
+  /**
+   * The entry's place in its inbox's delivery order (1, 2, ...: the counter's
+   * `last_sequence` at delivery), which the event stream replays by. Null for
+   * entries delivered before streams existed.
+   */
+  @Column({ type: 'bigint', nullable: true })
+  sequence: string | null;
 }

@@ -1,0 +1,79 @@
+import { Injectable, Logger } from '@nestjs/common';
+import Redis from 'ioredis';
+import { Counter, Registry } from 'prom-client';
+import { SharedConfig } from '@app/shared/config';
+import { InboxEvent, inboxEventChannel } from '@app/shared/contracts';
+import { InjectMetrics } from '@app/shared/metrics';
+import { InjectRedis } from '@app/shared/redis';
+import { BatchResult } from './delivery.repository';
+
+/**
+ * Tells the gateways' open inbox streams about the entries a delivery batch
+ * committed (docs/api.md, Inbox events): one PUBLISH per entry on its
+ * recipient's channel, all of a batch in one pipeline (one round trip). Called
+ * only after the batch's statement returned, so never before the commit. A
+ * failed publish does not fail the delivery: the entries are stored, a stream
+ * fills the gap from Postgres at its next event, and a reconnect replays them.
+ */
+@Injectable()
+export class InboxEventsPublisher {
+  private readonly logger = new Logger(InboxEventsPublisher.name);
+  private readonly published: Counter;
+  private readonly failures: Counter;
+  private lastFailure = '';
+
+  constructor(
+    @InjectRedis() private readonly redis: Redis,
+    private readonly config: SharedConfig,
+    @InjectMetrics() registry: Registry,
+  ) {
+    this.published = new Counter({
+      name: 'delivery_inbox_events_published_total',
+      help: 'Inbox message events published after delivery commits (one per entry written)',
+      registers: [registry],
+    });
+    this.failures = new Counter({
+      name: 'delivery_inbox_event_publish_failures_total',
+      help: 'Batches whose inbox events could not be published (streams catch up from Postgres)',
+      registers: [registry],
+    });
+  }
+
+  async publishDelivered(results: readonly BatchResult[]): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    let count = 0;
+    for (const result of results) {
+      for (let i = 0; i < result.recipients.length; i++) {
+        const event: InboxEvent = {
+          kind: 'message',
+          sequence: Number(result.sequences[i]),
+          entry: {
+            messageId: result.id,
+            expirationMillis: result.expirationMillis!,
+            senderXuid: result.sender!,
+            sender: result.senderGamertag!,
+            messageType: result.messageType!,
+            summary: result.summary!,
+          },
+        };
+        pipeline.publish(inboxEventChannel(this.config.REDIS_PREFIX, result.recipients[i]), JSON.stringify(event));
+        count++;
+      }
+    }
+    if (count === 0) return;
+    try {
+      const replies = (await pipeline.exec()) ?? [];
+      const failed = replies.find(([error]) => error !== null);
+      if (failed) throw failed[0] as Error;
+      this.published.inc(count);
+      this.lastFailure = '';
+    } catch (error) {
+      this.failures.inc();
+      const message = (error as Error).message;
+      // Once per kind of failure, not once per batch while Redis is away.
+      if (message !== this.lastFailure)
+        this.logger.warn(`Inbox events not published (${message}); streams catch up from Postgres`);
+      this.lastFailure = message;
+    }
+  }
+}

@@ -167,6 +167,45 @@ describe('GET /users/xuid({xuid})/inbox/events', () => {
         expect({ event: next.event, data: JSON.parse(next.data) }).toEqual({ event: 'deleted', data: { id } });
       }
     });
+    it('should push read state changes and batch actions as read, unread and deleted events, for what changed only', async () => {
+      const [sender, recipient] = [await createUser(adminUrl), await createUser(adminUrl)];
+      const phone = await stream(url, recipient.xuid);
+      const ids = [
+        await sendText(url, sender, [recipient], 'batch one'),
+        await sendText(url, sender, [recipient], 'batch two'),
+        await sendText(url, sender, [recipient], 'batch three'),
+      ].sort();
+      for (let i = 0; i < ids.length; i++) await phone.next('message');
+      const change = async (method: 'PUT' | 'POST', path: string, body: unknown): Promise<number> =>
+        (
+          await fetch(`${url}${inboxPath(recipient.xuid, path)}`, {
+            method,
+            headers: { ...(await bearer(recipient.xuid)), 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+          })
+        ).status;
+      const nextOf = async (): Promise<{ event: string; data: unknown }> => {
+        const next = await phone.next();
+        return { event: next.event, data: JSON.parse(next.data) };
+      };
+
+      expect(await change('PUT', `/${ids[0]}/read-state`, { isRead: true })).toBe(204);
+      expect(await nextOf()).toEqual({ event: 'read', data: { id: ids[0] } });
+      // Marking it read again changes nothing and says nothing: the batch's events come next, one per id it changed.
+      expect(await change('PUT', `/${ids[0]}/read-state`, { isRead: true })).toBe(204);
+      expect(await change('POST', '/batch', { action: 'markRead', messageIds: ids })).toBe(200);
+      expect([await nextOf(), await nextOf()]).toEqual([
+        { event: 'read', data: { id: ids[1] } },
+        { event: 'read', data: { id: ids[2] } },
+      ]);
+      expect(await change('PUT', `/${ids[1]}/read-state`, { isRead: false })).toBe(204);
+      expect(await nextOf()).toEqual({ event: 'unread', data: { id: ids[1] } });
+      expect(await change('POST', '/batch', { action: 'delete', messageIds: [ids[2], ids[0]] })).toBe(200);
+      expect([await nextOf(), await nextOf()]).toEqual([
+        { event: 'deleted', data: { id: ids[0] } },
+        { event: 'deleted', data: { id: ids[2] } },
+      ]);
+    });
   });
 
   describe('reconnecting with Last-Event-ID', () => {

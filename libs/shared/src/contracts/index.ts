@@ -1,2 +1,3 @@
 export * from './delivery.contract';
 export * from './quota.contract';
+export * from './broadcast.contract';

@@ -1,5 +1,6 @@
 import { InitialSchema1795377556649 } from './1795377556649-InitialSchema';
 import { LeanInboxEntries1796252580609 } from './1796252580609-LeanInboxEntries';
+import { SystemMessages1797100000000 } from './1797100000000-SystemMessages';
 
 /** In order. Listed explicitly: globs break under bundling (nestjs/nest#5505). */
-export const MIGRATIONS = [InitialSchema1795377556649, LeanInboxEntries1796252580609];
+export const MIGRATIONS = [InitialSchema1795377556649, LeanInboxEntries1796252580609, SystemMessages1797100000000];

@@ -1,4 +1,9 @@
 import { Job, Queue } from 'bullmq';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { BROADCAST_QUEUE, DeliverChunkJob } from '@app/shared/contracts';
 import { redisOptionsFromUrl } from '@app/shared/redis';
 import { BROADCAST_SQL } from '../../apps/delivery/src/broadcast.repository';
@@ -184,6 +189,52 @@ describe('system messages: POST/GET/DELETE /admin/system-messages', () => {
       expect((await broadcastRequest(own.internalUrl, 'GET', id)).body).toMatchObject({ state: 'cancelled', delivered: 2 });
       // Cancelling again changes nothing.
       expect((await broadcastRequest(own.internalUrl, 'DELETE', id)).body).toMatchObject({ state: 'cancelled', delivered: 2 });
+    });
+  });
+
+  describe('npm run broadcast', () => {
+    it('should send to the XUIDs of a file and show progress until done', async () => {
+      const delivery = await startDelivery();
+      cleanups.push(() => delivery.close());
+      const users = await createUsers(gateway.internalUrl, 3);
+      const dir = mkdtempSync(join(tmpdir(), 'broadcast-'));
+      cleanups.push(() => Promise.resolve(rmSync(dir, { recursive: true, force: true })));
+      const file = join(dir, 'xuids.txt');
+      writeFileSync(file, `# players\n${users.map((user) => user.xuid).join('\n')}\n\n`);
+      const text = `From the CLI ${uniqueXuid()}`;
+
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        [
+          '-r',
+          'ts-node/register/transpile-only',
+          '-r',
+          'tsconfig-paths/register',
+          'scripts/broadcast.ts',
+          '--subject',
+          'CLI news',
+          '--text',
+          text,
+          '--to',
+          file,
+        ],
+        {
+          cwd: resolve(__dirname, '../..'),
+          env: { PATH: process.env.PATH ?? '', ADMIN_URL: gateway.internalUrl },
+          timeout: 45_000,
+        },
+      );
+
+      const lines = stdout.trim().split('\n');
+      const [, id] = /^broadcast (\S+): 3 recipients in 1 chunks$/.exec(lines[0]) ?? [];
+      expect(id).toEqual(expect.any(String));
+      expect(lines[lines.length - 1]).toMatch(/^\[#{30}\] 100\.0 % 3\/3 entries, chunk 1\/1, \d+\/s, done$/);
+      expect(
+        await rows.entriesPerRecipient(
+          id,
+          users.map((user) => user.xuid),
+        ),
+      ).toEqual(new Map(users.map((user) => [user.xuid, 1])));
     });
   });
 

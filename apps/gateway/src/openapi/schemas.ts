@@ -400,13 +400,16 @@ export const SCHEMAS: Record<SchemaName, SchemaObject> = {
   },
 
   UnknownRecipientsResponse: {
-    type: 'object',
-    required: ['errorSource', 'errorCode', 'errorMessage', 'unknownXuids'],
-    properties: {
-      errorSource: { type: 'string', example: 'admin' },
-      errorCode: { type: 'integer', example: 7015 },
-      errorMessage: { type: 'string' },
-      unknownXuids: { type: 'array', items: XUID_STRING, description: 'Every listed XUID no user has, in ascending order.' },
-    },
+    description: 'A 404 of POST /admin/system-messages: the errorResponse, plus every listed XUID no user has.',
+    allOf: [
+      { $ref: '#/components/schemas/ErrorResponse' },
+      {
+        type: 'object',
+        required: ['unknownXuids'],
+        properties: {
+          unknownXuids: { type: 'array', items: XUID_STRING, description: 'In ascending order.' },
+        },
+      },
+    ],
   },
 };

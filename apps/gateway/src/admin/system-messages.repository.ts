@@ -74,19 +74,27 @@ export const SYSTEM_MESSAGES_SQL = {
      ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
   ),
   /**
-   * `all`: the directory now, cut into ranges of `chunkSize` users of the
-   * primary key (one ordered index scan); each chunk is an inclusive range
+   * `all`: the next `chunkSize` users of the directory after `afterXuid` (an
+   * index-only range of the primary key), as one chunk: an inclusive range
    * [first, last], so a user created later inside a range may receive it too
    * (the chunk's statement takes only users created by the broadcast's time).
+   * One statement per chunk, so a directory of any size never meets the
+   * statement timeout; null `last` when the directory is exhausted.
    */
-  insertAllChunks: statement<[id: string, chunkSize: number], { chunk: number; targeted: number }>(
-    'system-messages.insert-all-chunks',
-    `WITH numbered AS (
-       SELECT u.xuid, ((row_number() OVER (ORDER BY u.xuid)) - 1) / $2::int AS chunk FROM users u
+  insertNextRangeChunk: statement<
+    [id: string, chunk: number, afterXuid: string, chunkSize: number],
+    { last: Xuid | null; targeted: number }
+  >(
+    'system-messages.insert-next-range-chunk',
+    `WITH part AS (
+       SELECT u.xuid FROM users u WHERE u.xuid > $3::numeric ORDER BY u.xuid LIMIT $4::int
+     ), range AS (
+       SELECT min(xuid) AS first, max(xuid) AS last, count(*)::int AS n FROM part
+     ), inserted AS (
+       INSERT INTO broadcast_chunks (broadcast_id, chunk, first_xuid, last_xuid, targeted)
+       SELECT $1, $2, r.first, r.last, r.n FROM range r WHERE r.n > 0
      )
-     INSERT INTO broadcast_chunks (broadcast_id, chunk, first_xuid, last_xuid, targeted)
-     SELECT $1, n.chunk, min(n.xuid), max(n.xuid), count(*) FROM numbered n GROUP BY n.chunk
-     RETURNING chunk, targeted`,
+     SELECT last, n AS targeted FROM range`,
   ),
   insertListChunk: statement<[id: string, chunk: number, xuids: readonly Xuid[]]>(
     'system-messages.insert-list-chunk',
@@ -189,10 +197,21 @@ export class SystemMessagesRepository {
 class KeyTaken extends Error {}
 
 async function insertChunks(tx: Queryable, broadcast: NewBroadcast): Promise<{ chunk: number; targeted: number }[]> {
-  if (broadcast.recipients === 'all') {
-    return tx.rows(SYSTEM_MESSAGES_SQL.insertAllChunks, [broadcast.id, broadcast.chunkSize]);
-  }
   const chunks: { chunk: number; targeted: number }[] = [];
+  if (broadcast.recipients === 'all') {
+    // XUIDs start at 1: every user is after 0.
+    for (let after = '0'; ;) {
+      const [range] = await tx.rows(SYSTEM_MESSAGES_SQL.insertNextRangeChunk, [
+        broadcast.id,
+        chunks.length,
+        after,
+        broadcast.chunkSize,
+      ]);
+      if (range.last === null) return chunks;
+      chunks.push({ chunk: chunks.length, targeted: range.targeted });
+      after = range.last;
+    }
+  }
   for (let start = 0; start < broadcast.recipients.length; start += broadcast.chunkSize) {
     const xuids = broadcast.recipients.slice(start, start + broadcast.chunkSize);
     await tx.run(SYSTEM_MESSAGES_SQL.insertListChunk, [broadcast.id, chunks.length, xuids]);

@@ -65,6 +65,13 @@ const OPERATIONS: Record<string, Record<string, { operationId: string; statuses:
     put: { operationId: 'addBlock', statuses: [204, 400, 401, 404, 429, 500, 503] },
     delete: { operationId: 'removeBlock', statuses: [204, 400, 401, 429, 500, 503] },
   },
+  '/admin/system-messages': {
+    post: { operationId: 'createSystemMessage', statuses: [202, 400, 401, 404, 413, 422, 429, 500, 503] },
+  },
+  '/admin/system-messages/{id}': {
+    get: { operationId: 'getSystemMessage', statuses: [200, 401, 404, 429, 500, 503] },
+    delete: { operationId: 'cancelSystemMessage', statuses: [200, 401, 404, 429, 500, 503] },
+  },
   '/healthz': { get: { operationId: 'liveness', statuses: [200] } },
   '/readyz': { get: { operationId: 'readiness', statuses: [200, 503] } },
   '/metrics': { get: { operationId: 'metrics', statuses: [200] } },
@@ -180,8 +187,14 @@ describe('OpenAPI document and Swagger UI', () => {
           for (const [status, documented] of Object.entries(operation(path, method).responses as Record<string, Json>)) {
             if (Number(status) < 400) continue;
             const where = `${method.toUpperCase()} ${path} ${status}`;
-            // A 429 carries the errorResponse and the limit's figures (ThrottledResponse is allOf ErrorResponse).
-            const schema = status === '429' ? 'ThrottledResponse' : 'ErrorResponse';
+            // A 429 carries the errorResponse and the limit's figures (ThrottledResponse is allOf ErrorResponse),
+            // a broadcast's 404 the unknown XUIDs (UnknownRecipientsResponse, allOf ErrorResponse too).
+            const schema =
+              status === '429'
+                ? 'ThrottledResponse'
+                : where === 'POST /admin/system-messages 404'
+                  ? 'UnknownRecipientsResponse'
+                  : 'ErrorResponse';
             expect({ where, schema: documented.content?.['application/json']?.schema }).toEqual({
               where,
               schema: { $ref: `#/components/schemas/${schema}` },

@@ -3,8 +3,10 @@ import pg, { Client } from 'pg';
 import { Queryable, runMigrations, Statement } from '@app/shared/database';
 import { DIRECTORY_SQL } from '@app/shared/directory/directory.repository';
 import { MessageType } from '@app/shared/database/entities/message.entity';
+import { BROADCAST_SQL } from '../../apps/delivery/src/broadcast.repository';
 import { DELIVERY_SQL } from '../../apps/delivery/src/delivery.repository';
 import { INBOX_EVENTS_SQL } from '../../apps/gateway/src/inbox/events/inbox-events.repository';
+import { SYSTEM_MESSAGES_SQL } from '../../apps/gateway/src/admin/system-messages.repository';
 import { INBOX_SQL } from '../../apps/gateway/src/inbox/inbox.repository';
 import { IDEMPOTENCY_SQL } from '../../apps/gateway/src/outbox/idempotency.repository';
 import { OUTBOX_SQL } from '../../apps/gateway/src/outbox/outbox.repository';
@@ -136,6 +138,8 @@ interface PlanCase {
   /** Indexes the plan must use (beyond using no table scan). */
   uses: (f: Fixtures) => string[];
 }
+
+const BROADCAST_ID = '01JC8Z9G4W5N7Q2R3S4T5V6W7X';
 
 const CASES: PlanCase[] = [
   {
@@ -339,6 +343,69 @@ const CASES: PlanCase[] = [
     params: () => [2000],
     uses: () => ['idempotency_keys_expires_at_idx'],
   },
+  // Broadcasts: the tables of broadcasts and chunks are small (one row per
+  // broadcast, one per 2,000 recipients) and empty here; what matters is
+  // that a chunk reads users, inbox entries and counters by primary key.
+  {
+    label: 'broadcast.write-chunk (a range of 2,000 users)',
+    statement: BROADCAST_SQL.writeChunk,
+    params: () => [BROADCAST_ID, 0],
+    uses: (f) => [f.pk.users],
+  },
+  { label: 'broadcast.mark-running', statement: BROADCAST_SQL.markRunning, params: () => [BROADCAST_ID], uses: () => [] },
+  { label: 'broadcast.finish', statement: BROADCAST_SQL.finish, params: () => [BROADCAST_ID], uses: () => [] },
+  {
+    label: 'broadcast.pending-chunks (maintenance)',
+    statement: BROADCAST_SQL.pendingChunks,
+    params: () => [30, 1000],
+    uses: () => [],
+  },
+  { label: 'broadcast.unfinished (maintenance)', statement: BROADCAST_SQL.unfinished, params: () => [30], uses: () => [] },
+  {
+    label: 'broadcast.purge-chunk (maintenance)',
+    statement: BROADCAST_SQL.purgeChunk,
+    params: () => [],
+    uses: (f) => [f.pk.inbox_entries],
+  },
+  { label: 'system-messages.find-by-key', statement: SYSTEM_MESSAGES_SQL.findByKey, params: () => ['key-1'], uses: () => [] },
+  {
+    label: 'system-messages.unknown-xuids (5 XUIDs)',
+    statement: SYSTEM_MESSAGES_SQL.unknownXuids,
+    params: (f) => [f.xuids],
+    uses: (f) => [f.pk.users],
+  },
+  {
+    label: 'system-messages.insert-message',
+    statement: SYSTEM_MESSAGES_SQL.insertMessage,
+    params: () => [BROADCAST_ID, 'text', 'subject', new Date(), new Date(), 'req-1'],
+    uses: () => [],
+  },
+  {
+    label: 'system-messages.insert-broadcast',
+    statement: SYSTEM_MESSAGES_SQL.insertBroadcast,
+    params: () => [BROADCAST_ID, 'subject', '1', 'LIVE System', 'all', new Date(), 'key-1', null],
+    uses: () => [],
+  },
+  {
+    label: 'system-messages.insert-next-range-chunk (2,000 users)',
+    statement: SYSTEM_MESSAGES_SQL.insertNextRangeChunk,
+    params: (f) => [BROADCAST_ID, 0, f.sender, 2000],
+    uses: (f) => [f.pk.users],
+  },
+  {
+    label: 'system-messages.insert-list-chunk',
+    statement: SYSTEM_MESSAGES_SQL.insertListChunk,
+    params: (f) => [BROADCAST_ID, 0, f.xuids],
+    uses: () => [],
+  },
+  {
+    label: 'system-messages.set-totals',
+    statement: SYSTEM_MESSAGES_SQL.setTotals,
+    params: () => [BROADCAST_ID, 1, 5],
+    uses: () => [],
+  },
+  { label: 'system-messages.status', statement: SYSTEM_MESSAGES_SQL.status, params: () => [BROADCAST_ID], uses: () => [] },
+  { label: 'system-messages.cancel', statement: SYSTEM_MESSAGES_SQL.cancel, params: () => [BROADCAST_ID], uses: () => [] },
 ];
 
 interface PlanNode {
@@ -459,7 +526,7 @@ describe('query plans at 1,000,000 rows', () => {
   });
 
   it('should check every exported statement', () => {
-    const exported = [DIRECTORY_SQL, OUTBOX_SQL, INBOX_SQL, DELIVERY_SQL].flatMap((group) =>
+    const exported = [DIRECTORY_SQL, OUTBOX_SQL, INBOX_SQL, DELIVERY_SQL, BROADCAST_SQL, SYSTEM_MESSAGES_SQL].flatMap((group) =>
       Object.values(group).map((statement: AnyStatement) => statement.name),
     );
     const checked = new Set(CASES.map((planCase) => statements.get(planCase)!.name));

@@ -31,6 +31,14 @@ export class DeliveryConfig extends SharedConfig {
   @IsPositiveInt(1000)
   DELIVERY_BATCH_SIZE: number = 50;
 
+  /**
+   * Broadcast chunks one delivery process writes at once, each on its own
+   * connection, beside the user deliveries (which keep their two): so
+   * DATABASE_POOL_SIZE should be at least 3 + this.
+   */
+  @IsPositiveInt(32)
+  BROADCAST_CONCURRENCY: number = 2;
+
   /** Accepted but undelivered messages older than this are enqueued again. */
   @IsPositiveInt()
   REDELIVER_AFTER_SECONDS: number = 30;

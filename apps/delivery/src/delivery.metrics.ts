@@ -2,7 +2,9 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { DELIVERY_QUEUE } from '@app/shared/contracts';
+import { BROADCAST_QUEUE, DELIVERY_QUEUE } from '@app/shared/contracts';
+import { BROADCAST_STATES, BroadcastState } from '@app/shared/database/entities/broadcast.entity';
+import { Database, statement } from '@app/shared/database';
 import { InjectMetrics } from '@app/shared/metrics';
 
 /** Why a recipient got nothing (docs/api.md, Delivery and privacy). Counted, never logged per pair. */
@@ -14,6 +16,12 @@ export enum DropReason {
 }
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+
+// A small table (one row per broadcast, purged with its message), read at scrape time.
+const BROADCASTS_BY_STATE = statement<[], { state: BroadcastState; n: number }>(
+  'metrics.broadcasts-by-state',
+  `SELECT state, count(*)::int AS n FROM broadcasts GROUP BY state`,
+);
 
 /** Delivery's Prometheus metrics, served at GET /metrics of the delivery process. */
 @Injectable()
@@ -28,8 +36,17 @@ export class DeliveryMetrics {
   readonly redelivered: Counter;
   readonly purged: Counter<'kind'>;
   readonly quotaConfirmations: Counter<'outcome'>;
+  readonly broadcastEntriesWritten: Counter;
+  readonly broadcastChunks: Counter<'outcome'>;
+  readonly broadcastChunkFailures: Counter;
+  readonly broadcastChunkSeconds: Histogram;
 
-  constructor(@InjectMetrics() registry: Registry, @InjectQueue(DELIVERY_QUEUE) queue: Queue) {
+  constructor(
+    @InjectMetrics() registry: Registry,
+    @InjectQueue(DELIVERY_QUEUE) queue: Queue,
+    @InjectQueue(BROADCAST_QUEUE) broadcastQueue: Queue,
+    database: Database,
+  ) {
     const registers = [registry];
     // Read from Redis at scrape time: the same numbers from every worker replica.
     const queueJobs: Gauge<'state'> = new Gauge({
@@ -41,6 +58,48 @@ export class DeliveryMetrics {
         const counts = await queue.getJobCounts(...QUEUE_STATES);
         for (const state of QUEUE_STATES) queueJobs.set({ state }, counts[state] ?? 0);
       },
+    });
+    const broadcastJobs: Gauge<'state'> = new Gauge({
+      name: 'broadcast_queue_jobs',
+      help: 'Chunk jobs in the broadcast queue by state',
+      labelNames: ['state'],
+      registers,
+      collect: async () => {
+        const counts = await broadcastQueue.getJobCounts(...QUEUE_STATES);
+        for (const state of QUEUE_STATES) broadcastJobs.set({ state }, counts[state] ?? 0);
+      },
+    });
+    const broadcasts: Gauge<'state'> = new Gauge({
+      name: 'broadcasts',
+      help: 'Broadcasts (system messages) not yet purged, by state',
+      labelNames: ['state'],
+      registers,
+      collect: async () => {
+        const rows = await database.rows(BROADCASTS_BY_STATE, []);
+        for (const state of BROADCAST_STATES) broadcasts.set({ state }, rows.find((row) => row.state === state)?.n ?? 0);
+      },
+    });
+    this.broadcastEntriesWritten = new Counter({
+      name: 'broadcast_inbox_entries_written_total',
+      help: 'Inbox entries inserted by broadcast chunks (its rate is entries written per second)',
+      registers,
+    });
+    this.broadcastChunks = new Counter({
+      name: 'broadcast_chunks_total',
+      help: 'Broadcast chunk jobs run, by outcome (skipped: written before, cancelled or gone)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.broadcastChunkFailures = new Counter({
+      name: 'broadcast_chunk_failures_total',
+      help: 'Broadcast chunk attempts that failed (retried with backoff; the sweeper retries exhausted ones)',
+      registers,
+    });
+    this.broadcastChunkSeconds = new Histogram({
+      name: 'broadcast_chunk_seconds',
+      help: 'Time to write one broadcast chunk (one statement)',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
     });
     this.queueWait = new Histogram({
       name: 'delivery_queue_wait_seconds',

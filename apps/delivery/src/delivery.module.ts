@@ -2,13 +2,15 @@ import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Module } from '@nestjs/common';
 import Redis from 'ioredis';
 import { ConfigModule } from '@app/shared/config';
-import { DELIVERY_QUEUE, MAINTENANCE_QUEUE } from '@app/shared/contracts';
+import { BROADCAST_QUEUE, DELIVERY_QUEUE, MAINTENANCE_QUEUE } from '@app/shared/contracts';
 import { DatabaseModule } from '@app/shared/database';
 import { HealthModule, PostgresReadinessCheck, RedisReadinessCheck } from '@app/shared/http';
 import { LoggingModule } from '@app/shared/logging';
 import { MetricsModule } from '@app/shared/metrics';
 import { QuotaLedger } from '@app/shared/quota';
 import { REDIS_CLIENT, RedisModule, workerQueueOptions } from '@app/shared/redis';
+import { BroadcastProcessor } from './broadcast.processor';
+import { BroadcastRepository } from './broadcast.repository';
 import { DeliveryBatcher } from './delivery.batcher';
 import { DeliveryConfig } from './delivery.config';
 import { DeliveryMetrics } from './delivery.metrics';
@@ -31,11 +33,13 @@ export class DeliveryModule {
         DatabaseModule.forRoot(config),
         RedisModule.forRoot(config),
         BullModule.forRoot(workerQueueOptions(config)),
-        BullModule.registerQueue({ name: DELIVERY_QUEUE }, { name: MAINTENANCE_QUEUE }),
+        BullModule.registerQueue({ name: DELIVERY_QUEUE }, { name: MAINTENANCE_QUEUE }, { name: BROADCAST_QUEUE }),
         HealthModule.forRoot({ checks: [PostgresReadinessCheck, RedisReadinessCheck] }),
       ],
       providers: [
         DeliveryProcessor,
+        BroadcastProcessor,
+        BroadcastRepository,
         DeliveryBatcher,
         DeliveryService,
         DeliveryRepository,

@@ -176,10 +176,14 @@ export const DELIVERY_SQL = {
         AND sent >= $2 AND (sent, id) > ($2, $3::varchar)
       ORDER BY sent, id LIMIT $4`,
   ),
+  // A system message waits until the purge of its broadcast's chunks has taken
+  // its entries (BROADCAST_SQL.purgeChunk); its own recipient list is empty.
   lockExpired: statement<[limit: number], { id: string; recipients: string[] }>(
     'delivery.lock-expired',
-    `SELECT id, recipients FROM messages
-      WHERE expiration <= now() ORDER BY expiration LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    `SELECT id, recipients FROM messages m
+      WHERE expiration <= now()
+        AND NOT EXISTS (SELECT 1 FROM broadcast_chunks c WHERE c.broadcast_id = m.id AND c.purged_at IS NULL)
+      ORDER BY expiration LIMIT $1 FOR UPDATE SKIP LOCKED`,
   ),
   // By primary key, from each message's recipient list; per inbox, the entries removed and the unread among them.
   deleteEntries: statement<[messageIds: readonly string[]], { recipient: string; n: number; unread: number }>(

@@ -5,11 +5,11 @@ import { SharedConfig } from '@app/shared/config';
 import { InboxEvent, inboxEventChannel } from '@app/shared/contracts';
 import { InjectMetrics } from '@app/shared/metrics';
 import { InjectRedis } from '@app/shared/redis';
-import { BatchResult } from './delivery.repository';
+import { DeliveredEntries } from './broadcast.repository';
 
 /**
  * Tells the gateways' open inbox streams about the entries a delivery batch
- * committed (docs/api.md, Inbox events): one PUBLISH per entry on its
+ * or a broadcast chunk committed (docs/api.md, Inbox events): one PUBLISH per entry on its
  * recipient's channel, all of a batch in one pipeline (one round trip). Called
  * only after the batch's statement returned, so never before the commit. A
  * failed publish does not fail the delivery: the entries are stored, a stream
@@ -39,7 +39,7 @@ export class InboxEventsPublisher {
     });
   }
 
-  async publishDelivered(results: readonly BatchResult[]): Promise<void> {
+  async publishDelivered(results: readonly DeliveredEntries[]): Promise<void> {
     const pipeline = this.redis.pipeline();
     let count = 0;
     for (const result of results) {

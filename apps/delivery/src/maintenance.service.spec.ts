@@ -1,6 +1,14 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import { Test } from '@nestjs/testing';
-import { DELIVERY_JOBS, DELIVERY_QUEUE, MAINTENANCE_JOBS, MAINTENANCE_QUEUE } from '@app/shared/contracts';
+import {
+  BROADCAST_JOBS,
+  BROADCAST_QUEUE,
+  DELIVERY_JOBS,
+  DELIVERY_QUEUE,
+  MAINTENANCE_JOBS,
+  MAINTENANCE_QUEUE,
+} from '@app/shared/contracts';
+import { BroadcastRepository } from './broadcast.repository';
 import { DeliveryConfig } from './delivery.config';
 import { DeliveryMetrics } from './delivery.metrics';
 import { DeliveryRepository, SWEEP_START, UndeliveredCursor } from './delivery.repository';
@@ -16,6 +24,8 @@ describe('MaintenanceService', () => {
   };
   let deliveries: { getJob: jest.Mock; add: jest.Mock; removeJobScheduler: jest.Mock<Promise<void>, [string]> };
   let maintenance: { add: jest.Mock; upsertJobScheduler: jest.Mock<Promise<void>, [string, ...unknown[]]> };
+  let broadcastRepository: { pendingChunks: jest.Mock; unfinished: jest.Mock; finish: jest.Mock; purgeChunk: jest.Mock };
+  let broadcasts: { getJob: jest.Mock; add: jest.Mock };
   let service: MaintenanceService;
 
   beforeEach(async () => {
@@ -30,6 +40,13 @@ describe('MaintenanceService', () => {
       removeJobScheduler: jest.fn<Promise<void>, [string]>(),
     };
     maintenance = { add: jest.fn(), upsertJobScheduler: jest.fn<Promise<void>, [string, ...unknown[]]>() };
+    broadcastRepository = {
+      pendingChunks: jest.fn().mockResolvedValue([]),
+      unfinished: jest.fn().mockResolvedValue([]),
+      finish: jest.fn().mockResolvedValue(true),
+      purgeChunk: jest.fn().mockResolvedValue(null),
+    };
+    broadcasts = { getJob: jest.fn().mockResolvedValue(undefined), add: jest.fn() };
     const counter = { inc: jest.fn() };
     const moduleRef = await Test.createTestingModule({
       providers: [
@@ -37,6 +54,8 @@ describe('MaintenanceService', () => {
         { provide: DeliveryRepository, useValue: repository },
         { provide: getQueueToken(DELIVERY_QUEUE), useValue: deliveries },
         { provide: getQueueToken(MAINTENANCE_QUEUE), useValue: maintenance },
+        { provide: getQueueToken(BROADCAST_QUEUE), useValue: broadcasts },
+        { provide: BroadcastRepository, useValue: broadcastRepository },
         { provide: DeliveryMetrics, useValue: { redelivered: counter, purged: counter } },
         {
           provide: DeliveryConfig,
@@ -97,6 +116,7 @@ describe('MaintenanceService', () => {
 
     expect(await service.purge()).toEqual({
       messages: PURGE_BATCH + 3,
+      broadcastChunks: 0,
       entries: 5 * PURGE_BATCH + 15,
       idempotencyKeys: 0,
       more: false,
@@ -116,6 +136,34 @@ describe('MaintenanceService', () => {
       clock.mockRestore();
     }
     expect(maintenance.add).toHaveBeenCalledWith(MAINTENANCE_JOBS.purgeExpired, {}, expect.any(Object));
+  });
+
+  it("should give a broadcast's unwritten chunks their jobs back and finish a broadcast whose chunks are all written", async () => {
+    broadcastRepository.pendingChunks.mockResolvedValueOnce([
+      { broadcast_id: 'B1', chunk: 0 },
+      { broadcast_id: 'B1', chunk: 3 },
+    ]);
+    broadcastRepository.unfinished.mockResolvedValueOnce(['B2']);
+    repository.undelivered.mockResolvedValueOnce([]);
+    const waiting = { getState: jest.fn().mockResolvedValue('waiting') };
+    broadcasts.getJob.mockImplementation((id: string) => (id === 'B1.3' ? waiting : undefined));
+
+    expect(await service.sweep()).toBe(1);
+
+    expect(broadcasts.add).toHaveBeenCalledTimes(1);
+    expect(broadcasts.add).toHaveBeenCalledWith(
+      BROADCAST_JOBS.deliverChunk,
+      { broadcastId: 'B1', chunk: 0 },
+      expect.objectContaining({ jobId: 'B1.0' }),
+    );
+    expect(broadcastRepository.finish).toHaveBeenCalledWith('B2');
+  });
+
+  it("should purge an expired broadcast's chunks one at a time before the messages", async () => {
+    broadcastRepository.purgeChunk.mockResolvedValueOnce(2000).mockResolvedValueOnce(1500).mockResolvedValueOnce(null);
+    repository.purgeExpiredBatch.mockResolvedValue({ messages: 1, entries: 0 });
+
+    expect(await service.purge()).toEqual({ messages: 2, broadcastChunks: 2, entries: 3500, idempotencyKeys: 0, more: false });
   });
 
   it('should pause after each batch so deleting takes only its duty share of the time', () => {

@@ -3,13 +3,19 @@ import { Injectable, Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  BROADCAST_JOBS,
+  BROADCAST_QUEUE,
+  chunkJobId,
+  DELIVER_CHUNK_JOB_OPTIONS,
   DELIVER_MESSAGE_JOB_OPTIONS,
+  DeliverChunkJob,
   DELIVERY_JOBS,
   DELIVERY_QUEUE,
   DeliverMessageJob,
   MAINTENANCE_JOBS,
   MAINTENANCE_QUEUE,
 } from '@app/shared/contracts';
+import { BroadcastRepository } from './broadcast.repository';
 import { DeliveryConfig } from './delivery.config';
 import { DeliveryMetrics } from './delivery.metrics';
 import { DeliveryRepository, SWEEP_START, UndeliveredCursor } from './delivery.repository';
@@ -25,6 +31,8 @@ const SCHEDULE_OPTIONS = { removeOnComplete: true, removeOnFail: 100 };
 
 export interface PurgeTotals {
   messages: number;
+  /** Chunks of expired broadcasts whose entries were removed. */
+  broadcastChunks: number;
   entries: number;
   idempotencyKeys: number;
   /** Whether expired rows were left for the continuation job. */
@@ -50,7 +58,9 @@ export class MaintenanceService {
   constructor(
     @InjectQueue(DELIVERY_QUEUE) private readonly deliveries: Queue<DeliverMessageJob>,
     @InjectQueue(MAINTENANCE_QUEUE) private readonly maintenance: Queue,
+    @InjectQueue(BROADCAST_QUEUE) private readonly broadcasts: Queue<DeliverChunkJob>,
     private readonly repository: DeliveryRepository,
+    private readonly broadcastRepository: BroadcastRepository,
     private readonly metrics: DeliveryMetrics,
     private readonly config: DeliveryConfig,
   ) {}
@@ -85,17 +95,50 @@ export class MaintenanceService {
       this.metrics.redelivered.inc(requeued);
       this.logger.log(`Enqueued ${requeued} undelivered messages again`);
     }
+    return requeued + (await this.sweepBroadcasts());
+  }
+
+  /**
+   * Broadcast chunks still unwritten REDELIVER_AFTER_SECONDS after their
+   * broadcast was accepted get their job back (the gateway died before
+   * enqueueing them, Redis lost them, or they exhausted their attempts), and
+   * a broadcast whose chunks are all written but which no worker marked done
+   * (it died in between) is marked done. Returns the chunks enqueued again.
+   */
+  async sweepBroadcasts(): Promise<number> {
+    const after = this.config.REDELIVER_AFTER_SECONDS;
+    let requeued = 0;
+    for (const row of await this.broadcastRepository.pendingChunks(after, SWEEP_BATCH)) {
+      if (await this.requeueChunk({ broadcastId: row.broadcast_id, chunk: row.chunk })) requeued++;
+    }
+    for (const id of await this.broadcastRepository.unfinished(after)) await this.broadcastRepository.finish(id);
+    if (requeued > 0) {
+      this.metrics.redelivered.inc(requeued);
+      this.logger.log(`Enqueued ${requeued} unwritten broadcast chunks again`);
+    }
     return requeued;
   }
 
   /** Deletes expired rows for up to PURGE_BUDGET_MS; returns what it deleted. */
   async purge(): Promise<PurgeTotals> {
     const deadline = Date.now() + PURGE_BUDGET_MS;
-    const total: PurgeTotals = { messages: 0, entries: 0, idempotencyKeys: 0, more: false };
+    const total: PurgeTotals = { messages: 0, broadcastChunks: 0, entries: 0, idempotencyKeys: 0, more: false };
+    let chunksLeft = true;
     let messagesLeft = true;
     let keysLeft = true;
-    while ((messagesLeft || keysLeft) && Date.now() < deadline) {
+    while ((chunksLeft || messagesLeft || keysLeft) && Date.now() < deadline) {
       const started = Date.now();
+      // An expired broadcast's entries first, a chunk at a time: its message goes once they are gone.
+      if (chunksLeft) {
+        const entries = await this.broadcastRepository.purgeChunk();
+        chunksLeft = entries !== null;
+        if (entries !== null) {
+          total.broadcastChunks++;
+          total.entries += entries;
+          // Its message may be free to go now.
+          messagesLeft = true;
+        }
+      }
       if (messagesLeft) {
         const batch = await this.repository.purgeExpiredBatch(PURGE_BATCH);
         total.messages += batch.messages;
@@ -107,12 +150,12 @@ export class MaintenanceService {
         total.idempotencyKeys += keys;
         keysLeft = keys === KEYS_BATCH;
       }
-      if (messagesLeft || keysLeft) await sleep(this.pauseAfter(Date.now() - started));
+      if (chunksLeft || messagesLeft || keysLeft) await sleep(this.pauseAfter(Date.now() - started));
     }
     this.metrics.purged.inc({ kind: 'messages' }, total.messages);
     this.metrics.purged.inc({ kind: 'inbox-entries' }, total.entries);
     this.metrics.purged.inc({ kind: 'idempotency-keys' }, total.idempotencyKeys);
-    total.more = messagesLeft || keysLeft;
+    total.more = chunksLeft || messagesLeft || keysLeft;
     if (total.more) await this.maintenance.add(MAINTENANCE_JOBS.purgeExpired, {}, SCHEDULE_OPTIONS);
     return total;
   }
@@ -121,6 +164,23 @@ export class MaintenanceService {
   pauseAfter(busyMs: number): number {
     const duty = this.config.PURGE_DUTY_PERCENT;
     return Math.round((busyMs * (100 - duty)) / duty);
+  }
+
+  /** As {@link requeue}, for a broadcast chunk (job id `<broadcast>.<chunk>`). */
+  private async requeueChunk(data: DeliverChunkJob): Promise<boolean> {
+    const jobId = chunkJobId(data);
+    const job = await this.broadcasts.getJob(jobId);
+    if (job) {
+      const state = await job.getState();
+      if (state === 'failed') {
+        await job.retry('failed');
+        return true;
+      }
+      if (state !== 'completed' && state !== 'unknown') return false;
+      await job.remove();
+    }
+    await this.broadcasts.add(BROADCAST_JOBS.deliverChunk, data, { ...DELIVER_CHUNK_JOB_OPTIONS, jobId });
+    return true;
   }
 
   /**

@@ -8,7 +8,9 @@ import {
   parseKeyList,
   SharedConfig,
 } from '@app/shared/config';
+import { isPossibleGamertag, GAMERTAG_RULE } from '@app/shared/directory/gamertag';
 import { quotaRpcKeysProblems } from '@app/shared/quota';
+import { parseXuid, XUID_RULE } from '@app/shared/xuid';
 import { DEVELOPMENT_ADMIN_TOKEN, DEVELOPMENT_JWT_SECRET } from '@app/shared/tokens';
 
 /** One key that signs or verifies inbox continuation tokens. */
@@ -157,6 +159,25 @@ export class GatewayConfig extends SharedConfig implements CrossFieldCheck {
   @Max(16_777_216)
   INBOX_STREAM_BUFFER_BYTES: number = 65_536;
 
+  /**
+   * The sender recipients see on a system message (a broadcast): its XUID
+   * (shown as `senderXuid`, need not be in the directory) and gamertag. Fixed
+   * on each broadcast when it is accepted.
+   */
+  @Matches(/^\d{1,20}$/, { message: `must be ${XUID_RULE}` })
+  SYSTEM_SENDER_XUID: string = '1';
+
+  @IsString()
+  SYSTEM_SENDER_GAMERTAG: string = 'LIVE System';
+
+  /**
+   * Recipients per broadcast chunk: each chunk is one job and one statement
+   * of the delivery workers. Larger chunks write faster but hold their
+   * inboxes' counter rows longer (a user message to one of them waits).
+   */
+  @IsPositiveInt(10_000)
+  BROADCAST_CHUNK_SIZE: number = 2000;
+
   get usesAsymmetricTokens(): boolean {
     return this.AUTH_PUBLIC_KEY !== undefined || this.AUTH_JWKS_URL !== undefined;
   }
@@ -205,6 +226,8 @@ export class GatewayConfig extends SharedConfig implements CrossFieldCheck {
     if (repeated.length > 0) {
       problems.push(`PAGING_TOKEN_KEYS: each kid may appear once (repeated: ${[...new Set(repeated)].join(', ')})`);
     }
+    if (parseXuid(this.SYSTEM_SENDER_XUID) === null) problems.push(`SYSTEM_SENDER_XUID: must be ${XUID_RULE}`);
+    if (!isPossibleGamertag(this.SYSTEM_SENDER_GAMERTAG)) problems.push(`SYSTEM_SENDER_GAMERTAG: must be ${GAMERTAG_RULE}`);
     problems.push(...quotaRpcKeysProblems(this));
     return problems;
   }

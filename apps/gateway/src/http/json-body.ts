@@ -6,6 +6,15 @@ import { parseJsonLossless } from '@app/shared/xuid';
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
 /**
+ * Route config (Nest's `@RouteConfig`) that raises one route's body limit
+ * above BODY_LIMIT_BYTES: POST /admin/system-messages takes up to 10,000
+ * XUIDs. Every other route keeps 64 KiB.
+ */
+export interface BodyLimitConfig {
+  bodyLimitBytes?: number;
+}
+
+/**
  * Stands in for a body that could not be used, so that the error surfaces
  * after authentication (a caller without a valid token gets 401, not 400).
  */
@@ -20,6 +29,12 @@ class RejectedBody {
  * wants (Fastify would answer 415). Bodies over 64 KiB are 413.
  */
 export function registerJsonBodyParser(fastify: FastifyInstance): void {
+  // A route's own bodyLimit takes precedence over the parser's.
+  fastify.addHook('onRoute', (route) => {
+    const config: BodyLimitConfig | undefined = route.config;
+    const limit = config?.bodyLimitBytes;
+    if (limit !== undefined) route.bodyLimit = limit;
+  });
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser(
     'application/json',

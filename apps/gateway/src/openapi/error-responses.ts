@@ -15,7 +15,7 @@ export interface ErrorResponseDoc {
   /** The body's schema: ErrorResponse unless it carries more. */
   schema?: SchemaName;
   /** Fields the example carries besides the errorResponse's. */
-  exampleDetails?: Record<string, string | number>;
+  exampleDetails?: Record<string, string | number | string[]>;
 }
 
 const RETRY_AFTER = (description: string): Record<string, HeaderObject> => ({
@@ -381,4 +381,56 @@ export const INBOX_EVENTS_ERRORS: ErrorResponseDoc[] = [
     ...DEPENDENCY_503,
     when: 'Postgres or Redis is unavailable, or this gateway is shutting down: no stream was opened; retry after `Retry-After` seconds.',
   },
+];
+
+// ---- system messages (docs/api.md, System messages) -------------------------------------
+
+export const CREATE_SYSTEM_MESSAGE_ERRORS: ErrorResponseDoc[] = [
+  {
+    status: 400,
+    when:
+      'The body is not JSON, not `application/json` or not an object, or has an unknown field; `subject`, `messageText`, ' +
+      '`recipients` or `expiresInSeconds` is missing or out of its rule (the message names the field); more than 10,000 ' +
+      'recipients are listed; a malformed `Idempotency-Key`.',
+    errors: [
+      ERRORS.BROADCAST_BODY_INVALID,
+      ERRORS.BROADCAST_SUBJECT_INVALID,
+      ERRORS.BROADCAST_TEXT_INVALID,
+      ERRORS.BROADCAST_RECIPIENTS_INVALID,
+      ERRORS.BROADCAST_EXPIRY_INVALID,
+      ERRORS.BROADCAST_IDEMPOTENCY_KEY_INVALID,
+      ERRORS.INVALID_JSON,
+      ERRORS.UNSUPPORTED_CONTENT_TYPE,
+      ERRORS.BAD_REQUEST,
+    ],
+  },
+  ADMIN_401,
+  {
+    status: 404,
+    when: 'Listed recipients are not in the directory: `unknownXuids` lists every one of them. Nothing was sent.',
+    errors: [ERRORS.BROADCAST_RECIPIENTS_UNKNOWN],
+    schema: 'UnknownRecipientsResponse',
+    exampleDetails: { unknownXuids: ['2533274790412999'] },
+  },
+  { status: 413, when: 'The body is larger than 1 MiB.', errors: [ERRORS.PAYLOAD_TOO_LARGE] },
+  {
+    status: 422,
+    when: 'The `Idempotency-Key` already created a broadcast with a different body.',
+    errors: [ERRORS.BROADCAST_IDEMPOTENCY_KEY_REUSED],
+  },
+  ADMIN_429,
+  INTERNAL_500,
+  DEPENDENCY_503,
+];
+
+export const SYSTEM_MESSAGE_ERRORS: ErrorResponseDoc[] = [
+  ADMIN_401,
+  {
+    status: 404,
+    when: 'No broadcast has this id (never created, or expired and purged).',
+    errors: [ERRORS.BROADCAST_NOT_FOUND],
+  },
+  ADMIN_429,
+  INTERNAL_500,
+  DEPENDENCY_503,
 ];

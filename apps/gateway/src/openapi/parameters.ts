@@ -129,3 +129,25 @@ export const UPSERT_USER_BODY: ApiBodyOptions = {
   description: 'Content-Type must be `application/json`.',
   schema: ref('UpsertUserRequest'),
 };
+
+export const SYSTEM_MESSAGE_BODY: ApiBodyOptions = {
+  required: true,
+  description: 'Content-Type must be `application/json`; at most 1 MiB.',
+  schema: ref('SystemMessageRequest'),
+};
+
+export const BROADCAST_ID_PARAM: ApiParamOptions = {
+  name: 'id',
+  description: 'The id POST /admin/system-messages answered.',
+  schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,50}$', maxLength: 50 },
+};
+
+export const BROADCAST_IDEMPOTENCY_KEY_HEADER: ApiHeaderOptions = {
+  name: 'Idempotency-Key',
+  required: false,
+  description:
+    '1..255 visible ASCII characters. A retry with the same key and body answers 202 with the broadcast the first ' +
+    'created (its current state), without a second broadcast, for as long as that broadcast exists; the same key ' +
+    'with another body is 422.',
+  schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]{1,255}$' },
+};

@@ -3,6 +3,8 @@ import { MessageType } from '@app/shared/database/entities/message.entity';
 import { COMMUNICATION_SETTINGS } from '@app/shared/database/entities/user.entity';
 import { GAMERTAG_MAX_LENGTH } from '@app/shared/directory/gamertag';
 import { BATCH_ACTIONS, MAX_BATCH_IDS } from '../inbox/batch-request';
+import { BROADCAST_STATES } from '@app/shared/database/entities/broadcast.entity';
+import { MAX_LISTED_RECIPIENTS, MAX_SUBJECT_CODE_POINTS, MAX_SYSTEM_TEXT_CODE_POINTS } from '../admin/system-message-request';
 import { MAX_TOKEN_LENGTH } from '../inbox/continuation-token';
 import { MAX_RECIPIENTS, MAX_TEXT_CODE_POINTS } from '../outbox/send-request';
 
@@ -34,6 +36,9 @@ export const SCHEMA = {
   User: 'User',
   UserDetail: 'UserDetail',
   ThrottledResponse: 'ThrottledResponse',
+  SystemMessageRequest: 'SystemMessageRequest',
+  Broadcast: 'Broadcast',
+  UnknownRecipientsResponse: 'UnknownRecipientsResponse',
 } as const;
 
 export type SchemaName = keyof typeof SCHEMA;
@@ -458,5 +463,92 @@ export const SCHEMAS: Record<SchemaName, SchemaObject> = {
       friends: { type: 'array', items: XUID_STRING, description: "XUIDs of the user's friends (mutual)." },
       blocks: { type: 'array', items: XUID_STRING, description: 'XUIDs this user blocks.' },
     },
+  },
+  SystemMessageRequest: {
+    type: 'object',
+    description: 'Body of POST /admin/system-messages. An unknown property is 400 (7010).',
+    required: ['subject', 'messageText', 'recipients'],
+    properties: {
+      subject: {
+        type: 'string',
+        minLength: 1,
+        maxLength: MAX_SUBJECT_CODE_POINTS,
+        description: `1..${MAX_SUBJECT_CODE_POINTS} Unicode code points: every recipient's messageSummary.`,
+        example: 'Patch notes 1.2',
+      },
+      messageText: {
+        type: 'string',
+        minLength: 1,
+        maxLength: MAX_SYSTEM_TEXT_CODE_POINTS,
+        description: `1..${MAX_SYSTEM_TEXT_CODE_POINTS} Unicode code points: the detail view's text.`,
+        example: 'Season 3 starts Friday: new maps, ranked fixes.',
+      },
+      recipients: {
+        oneOf: [
+          { type: 'string', enum: ['all'], description: 'Every user in the directory at the moment of the call.' },
+          {
+            type: 'array',
+            minItems: 1,
+            maxItems: MAX_LISTED_RECIPIENTS,
+            items: { oneOf: [{ type: 'string', pattern: '^[0-9]+$' }, { type: 'integer' }] },
+            description: `1..${MAX_LISTED_RECIPIENTS} XUIDs (strings or numbers, repeats count once), every one in the directory.`,
+          },
+        ],
+      },
+      expiresInSeconds: {
+        type: 'integer',
+        minimum: 1,
+        description: 'Lifetime of the message, at most MESSAGE_TTL_SECONDS (also the default).',
+      },
+    },
+    example: { subject: 'Patch notes 1.2', messageText: 'Season 3 starts Friday.', recipients: 'all' },
+  },
+
+  Broadcast: {
+    type: 'object',
+    required: [
+      'id',
+      'state',
+      'subject',
+      'recipients',
+      'targeted',
+      'delivered',
+      'chunks',
+      'chunksDone',
+      'created',
+      'finished',
+      'expiration',
+    ],
+    properties: {
+      id: {
+        type: 'string',
+        description: 'The broadcast id, also the message id in every inbox.',
+        example: '01JC8Z9G4W5N7Q2R3S4T5V6W7X',
+      },
+      state: { type: 'string', enum: [...BROADCAST_STATES], example: 'running' },
+      subject: { type: 'string', example: 'Patch notes 1.2' },
+      recipients: { type: 'string', enum: ['all', 'list'], description: 'How it was addressed.' },
+      targeted: { type: 'integer', description: 'Recipients at the call (the listed XUIDs, or the directory then).' },
+      delivered: { type: 'integer', description: 'Inbox entries written so far.' },
+      chunks: { type: 'integer', description: 'Parts the recipients were cut into (BROADCAST_CHUNK_SIZE each).' },
+      chunksDone: { type: 'integer', description: 'Chunks written (a cancelled broadcast stops short).' },
+      created: { type: 'string', format: 'date-time' },
+      finished: { type: 'string', format: 'date-time', nullable: true, description: 'When it became done or cancelled.' },
+      expiration: { type: 'string', format: 'date-time' },
+    },
+  },
+
+  UnknownRecipientsResponse: {
+    description: 'A 404 of POST /admin/system-messages: the errorResponse, plus every listed XUID no user has.',
+    allOf: [
+      { $ref: '#/components/schemas/ErrorResponse' },
+      {
+        type: 'object',
+        required: ['unknownXuids'],
+        properties: {
+          unknownXuids: { type: 'array', items: XUID_STRING, description: 'In ascending order.' },
+        },
+      },
+    ],
   },
 };

@@ -10,8 +10,8 @@ export class AppError extends Error {
     readonly definition: ErrorDefinition,
     message: string = definition.message,
     readonly retryAfterSeconds?: number,
-    /** Fields the body carries besides errorSource, errorCode and errorMessage (a 429's limit figures). */
-    readonly details?: Readonly<Record<string, string | number>>,
+    /** Fields the body carries besides errorSource, errorCode and errorMessage (a 429's limit figures, a 404's unknown XUIDs). */
+    readonly details?: Readonly<Record<string, string | number | readonly string[]>>,
   ) {
     super(message);
     this.name = 'AppError';

@@ -228,6 +228,61 @@ export const ERRORS = {
     'admin',
     'The XUID in the path cannot be converted: use decimal digits for a value from 1 to 18446744073709551615, plain or as xuid(<digits>).',
   ),
+
+  BROADCAST_BODY_INVALID: define(
+    7010,
+    400,
+    'admin',
+    'The body must be a JSON object like {"subject":"Patch notes","messageText":"…","recipients":"all"}, with "expiresInSeconds" optional.',
+  ),
+  BROADCAST_SUBJECT_INVALID: define(
+    7011,
+    400,
+    'admin',
+    'subject must be a string of 1 to 20 characters (Unicode code points) of well-formed Unicode.',
+  ),
+  BROADCAST_TEXT_INVALID: define(
+    7012,
+    400,
+    'admin',
+    'messageText must be a string of 1 to 250 characters (Unicode code points) of well-formed Unicode.',
+  ),
+  BROADCAST_RECIPIENTS_INVALID: define(
+    7013,
+    400,
+    'admin',
+    'recipients must be "all" or a list of 1 to 10000 XUIDs (decimal digits for a value from 1 to 18446744073709551615, as JSON strings or numbers).',
+  ),
+  BROADCAST_EXPIRY_INVALID: define(
+    7014,
+    400,
+    'admin',
+    'expiresInSeconds must be a whole number of seconds from 1 to the message lifetime (MESSAGE_TTL_SECONDS), or be left out.',
+  ),
+  BROADCAST_RECIPIENTS_UNKNOWN: define(
+    7015,
+    404,
+    'admin',
+    'Some recipients are not in the directory (listed in "unknownXuids"); nothing was sent. Create them or leave them out.',
+  ),
+  BROADCAST_NOT_FOUND: define(
+    7016,
+    404,
+    'admin',
+    'No broadcast has this id (it may have expired and been purged); use the id POST /admin/system-messages answered.',
+  ),
+  BROADCAST_IDEMPOTENCY_KEY_INVALID: define(
+    7017,
+    400,
+    'admin',
+    'Idempotency-Key must be 1 to 255 visible ASCII characters (no spaces), such as a UUID, given once.',
+  ),
+  BROADCAST_IDEMPOTENCY_KEY_REUSED: define(
+    7018,
+    422,
+    'admin',
+    'This Idempotency-Key created a broadcast with a different request; use a new key for a new broadcast.',
+  ),
 } satisfies Record<string, ErrorDefinition>;
 
 export type ErrorName = keyof typeof ERRORS;

@@ -1,4 +1,5 @@
 import { BlockEntity } from './block.entity';
+import { BroadcastChunkEntity, BroadcastEntity } from './broadcast.entity';
 import { FriendshipEntity } from './friendship.entity';
 import { IdempotencyKeyEntity } from './idempotency-key.entity';
 import { InboxCounterEntity } from './inbox-counter.entity';
@@ -7,6 +8,7 @@ import { MessageEntity } from './message.entity';
 import { UserEntity } from './user.entity';
 
 export * from './block.entity';
+export * from './broadcast.entity';
 export * from './friendship.entity';
 export * from './idempotency-key.entity';
 export * from './inbox-counter.entity';
@@ -24,4 +26,6 @@ export const ENTITIES = [
   InboxEntryEntity,
   InboxCounterEntity,
   IdempotencyKeyEntity,
+  BroadcastEntity,
+  BroadcastChunkEntity,
 ];

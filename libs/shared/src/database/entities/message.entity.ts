@@ -30,14 +30,18 @@ export const MESSAGE_ID_COLUMN = { type: 'varchar', length: 50, collation: 'C' }
 @Entity('messages')
 @Check('messages_sender_xuid_range', XUID_CHECK('sender_xuid'))
 @Check('messages_text_not_empty', `char_length("text") >= 1`)
+// A system message (a broadcast) has no sender in the directory: its sender
+// is the configured system identity, kept on its broadcast row.
+@Check('messages_user_has_sender', `"sender_xuid" IS NOT NULL OR "message_type" <> 'User'`)
 @Index('messages_undelivered_idx', ['sent'], { where: '"delivered_at" IS NULL' })
 @Index('messages_expiration_idx', ['expiration'])
 export class MessageEntity {
   @PrimaryColumn(MESSAGE_ID_COLUMN)
   id: string;
 
-  @Column({ ...XUID_COLUMN, name: 'sender_xuid' })
-  senderXuid: Xuid;
+  /** Null for a system message (its broadcast row carries the system identity). */
+  @Column({ ...XUID_COLUMN, name: 'sender_xuid', nullable: true })
+  senderXuid: Xuid | null;
 
   @Column({ name: 'message_type', type: 'varchar', length: 16, default: MessageType.User })
   messageType: MessageType;
@@ -49,7 +53,10 @@ export class MessageEntity {
   @Column({ type: 'varchar', length: 20, nullable: true })
   subject: string | null;
 
-  /** Resolved, distinct recipient XUIDs, fixed at acceptance. */
+  /**
+   * Resolved, distinct recipient XUIDs, fixed at acceptance. Empty for a
+   * system message: its recipients are its broadcast's chunks.
+   */
   @Column({ ...XUID_COLUMN, array: true })
   recipients: Xuid[];
 

@@ -66,6 +66,19 @@ const SUMMARY = `
             FROM inbox_entries x WHERE x.recipient_xuid = $1::numeric AND x.expiration <= now()) AS x
     LEFT JOIN inbox_counters c ON c.recipient_xuid = $1::numeric`;
 
+// The named entries of one inbox, found one by one by primary key (OFFSET 0
+// keeps each lookup a subquery of its own), then changed by row address. A
+// plain `message_id = ANY($2)` lets a generic plan (the services run with
+// plan_cache_mode=force_generic_plan) pick a scan of the whole inbox by
+// another index on recipient_xuid, since it cannot know how deep the inbox is.
+// A row updated meanwhile is followed to its new version and its conditions
+// checked again, as for any UPDATE.
+const NAMED_ENTRIES = `
+  SELECT t.ctid FROM unnest($2::varchar[]) AS q(id)
+   CROSS JOIN LATERAL (
+     SELECT x.ctid FROM inbox_entries x WHERE x.recipient_xuid = $1::numeric AND x.message_id = q.id OFFSET 0
+   ) AS t`;
+
 // Flips is_read of the unexpired entries named (only those not already in that
 // state, so a repeat writes nothing) and moves the unread counter by as many,
 // in one statement. $3 is the new is_read.
@@ -73,7 +86,8 @@ const READ_STATE = statement<[recipient: Xuid, messageIds: readonly string[], is
   'inbox.set-read-state',
   `WITH changed AS (
        UPDATE inbox_entries e SET is_read = $3::boolean
-        WHERE e.recipient_xuid = $1::numeric AND e.message_id = ANY($2::varchar[])
+        WHERE e.ctid = ANY(ARRAY(${NAMED_ENTRIES}))
+          AND e.recipient_xuid = $1::numeric AND e.message_id = ANY($2::varchar[])
           AND e.expiration > now() AND e.is_read <> $3::boolean
        RETURNING e.message_id
      ), counted AS (
@@ -168,7 +182,8 @@ export const INBOX_SQL = {
     'inbox.delete-many',
     `WITH deleted AS (
        DELETE FROM inbox_entries e
-        WHERE e.recipient_xuid = $1::numeric AND e.message_id = ANY($2::varchar[])
+        WHERE e.ctid = ANY(ARRAY(${NAMED_ENTRIES}))
+          AND e.recipient_xuid = $1::numeric AND e.message_id = ANY($2::varchar[])
        RETURNING e.message_id, e.is_read
      ), counted AS (
        UPDATE inbox_counters c SET total_items = c.total_items - n.total, unread_items = c.unread_items - n.unread

@@ -1,5 +1,7 @@
 import { DataSource } from 'typeorm';
 import { createDataSourceOptions, runMigrations } from '@app/shared/database';
+import { MIGRATIONS } from '@app/shared/database/migrations';
+import { InboxUnreadCounter1797000000000 } from '@app/shared/database/migrations/1797000000000-InboxUnreadCounter';
 import { privateDatabase, PrivateDatabase } from '../setup/private-database';
 
 /**
@@ -30,7 +32,9 @@ describe('migration InboxUnreadCounter', () => {
     ).map((row: { column_name: string }) => row.column_name);
 
   it('should fill unread_items with each inbox unread entries, expired ones included, and revert cleanly', async () => {
-    await db.undoLastMigration({ transaction: 'all' });
+    // Undone with the migrations after it, back to the schema the previous release wrote.
+    const undo = MIGRATIONS.length - MIGRATIONS.indexOf(InboxUnreadCounter1797000000000);
+    for (let i = 0; i < undo; i++) await db.undoLastMigration({ transaction: 'all' });
     expect(await columns()).toEqual(['recipient_xuid', 'total_items']);
 
     // Three inboxes: mixed, all read, none at all; entries past their expiration count too.
@@ -44,7 +48,7 @@ describe('migration InboxUnreadCounter', () => {
 
     await runMigrations({ DATABASE_URL: database.url, DATABASE_POOL_SIZE: 2 });
 
-    expect(await columns()).toEqual(['recipient_xuid', 'total_items', 'unread_items']);
+    expect(await columns()).toEqual(['last_sequence', 'recipient_xuid', 'total_items', 'unread_items']);
     expect(
       await db.query(
         `SELECT recipient_xuid::text AS xuid, total_items AS total, unread_items AS unread FROM inbox_counters ORDER BY 1`,

@@ -181,14 +181,40 @@ describe('inbox counts, read state and batch actions', () => {
     const ids = await rows.messageIdsOf([sender.xuid]);
     await rows.waitDelivered(ids);
     const calls: Promise<unknown>[] = [];
-    for (let round = 0; round < 4; round++) {
+    for (let round = 0; round < 8; round++) {
       calls.push(batch(owner, 'markRead', ids), batch(owner, 'markUnread', ids.slice(3)));
       for (const id of ids.slice(0, 4)) calls.push(readState(owner, id, round % 2 === 0), call('GET', owner, `/${id}`));
     }
-    calls.push(batch(owner, 'delete', ids.slice(8)), call('DELETE', owner, `/${ids[7]}`));
+    // Deletes racing the marks of the same rows: each must find the row's new
+    // version (a lookup by row address would skip a row updated meanwhile).
+    const deleted = batch(owner, 'delete', ids.slice(8));
+    calls.push(deleted, call('DELETE', owner, `/${ids[7]}`));
     await Promise.all(calls);
+    expect((await deleted).body).toEqual({ changedIds: ids.slice(8).sort() });
+    expect((await rows.inboxes([owner])).get(owner)!.length).toBe(7);
     const after = await counts(owner);
     expect(after.totalItems).toBe(7);
+  });
+
+  it('should mark and delete entries that another transaction is rewriting at that moment', async () => {
+    const sender = await createUser(gateway.internalUrl);
+    const owner = (await createUser(gateway.internalUrl)).xuid;
+    await sendAll(
+      gateway.url,
+      Array.from({ length: 3 }, (_, i) => ({ sender: sender.xuid, recipients: [owner], text: `held ${i}` })),
+      1,
+    );
+    const ids = await rows.messageIdsOf([sender.xuid]);
+    await rows.waitDelivered(ids);
+    const release = await rows.rewriteEntries(owner, ids);
+    const marking = batch(owner, 'markRead', ids.slice(0, 2));
+    const deleting = batch(owner, 'delete', [ids[2]]);
+    // Both wait on the row locks; after the commit each must find the rows' new versions.
+    await sleep(300);
+    await release();
+    expect(await marking).toMatchObject({ status: 200, body: { changedIds: ids.slice(0, 2) } });
+    expect(await deleting).toMatchObject({ status: 200, body: { changedIds: [ids[2]] } });
+    expect(await counts(owner)).toEqual({ totalItems: 2, unreadItems: 0 });
   });
 
   describe('refusals', () => {

@@ -195,6 +195,25 @@ export class DeliveryRows {
     };
   }
 
+  /**
+   * Rewrites the inbox entries unchanged (each gets a new row version, at a
+   * new address) in a transaction left open, so other calls on them wait for
+   * it; the returned function commits.
+   */
+  async rewriteEntries(recipient: Xuid, ids: string[]): Promise<() => Promise<void>> {
+    const runner = this.dataSource.createQueryRunner();
+    await runner.connect();
+    await runner.startTransaction();
+    await runner.query(
+      `UPDATE inbox_entries SET is_read = is_read WHERE recipient_xuid = $1 AND message_id = ANY($2::varchar[])`,
+      [recipient, ids],
+    );
+    return async () => {
+      await runner.commitTransaction();
+      await runner.release();
+    };
+  }
+
   /** Makes messages look never delivered, as a crash between write and ack would leave them to a retry. */
   async markUndelivered(ids: string[]): Promise<void> {
     await this.query(`UPDATE messages SET delivered_at = NULL WHERE id = ANY($1::varchar[])`, [ids]);

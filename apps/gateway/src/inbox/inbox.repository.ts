@@ -66,18 +66,16 @@ const SUMMARY = `
             FROM inbox_entries x WHERE x.recipient_xuid = $1::numeric AND x.expiration <= now()) AS x
     LEFT JOIN inbox_counters c ON c.recipient_xuid = $1::numeric`;
 
-// The named entries of one inbox, found one by one by primary key (OFFSET 0
-// keeps each lookup a subquery of its own), then changed by row address. A
-// plain `message_id = ANY($2)` lets a generic plan (the services run with
-// plan_cache_mode=force_generic_plan) pick a scan of the whole inbox by
-// another index on recipient_xuid, since it cannot know how deep the inbox is.
-// A row updated meanwhile is followed to its new version and its conditions
-// checked again, as for any UPDATE.
-const NAMED_ENTRIES = `
-  SELECT t.ctid FROM unnest($2::varchar[]) AS q(id)
-   CROSS JOIN LATERAL (
-     SELECT x.ctid FROM inbox_entries x WHERE x.recipient_xuid = $1::numeric AND x.message_id = q.id OFFSET 0
-   ) AS t`;
+// The named entries of one inbox are joined to the ids one by one, each a
+// primary-key lookup (both key columns equal: at most one row), which is the
+// plan even a generic plan picks (the services run with
+// plan_cache_mode=force_generic_plan). A plain `message_id = ANY($2)` let a
+// generic plan scan the whole inbox by another index on recipient_xuid, since
+// it cannot know how deep the inbox is. Not by row address (ctid): a row
+// updated meanwhile by another call has a new address, so the recheck after
+// the lock wait would skip it and the change would be silently lost; the key
+// columns never change, so the join's recheck finds the row's new version.
+const NAMED_IDS = `unnest($2::varchar[]) AS q(id)`;
 
 // Flips is_read of the unexpired entries named (only those not already in that
 // state, so a repeat writes nothing) and moves the unread counter by as many,
@@ -86,8 +84,8 @@ const READ_STATE = statement<[recipient: Xuid, messageIds: readonly string[], is
   'inbox.set-read-state',
   `WITH changed AS (
        UPDATE inbox_entries e SET is_read = $3::boolean
-        WHERE e.ctid = ANY(ARRAY(${NAMED_ENTRIES}))
-          AND e.recipient_xuid = $1::numeric AND e.message_id = ANY($2::varchar[])
+         FROM ${NAMED_IDS}
+        WHERE e.recipient_xuid = $1::numeric AND e.message_id = q.id
           AND e.expiration > now() AND e.is_read <> $3::boolean
        RETURNING e.message_id
      ), counted AS (
@@ -181,9 +179,8 @@ export const INBOX_SQL = {
   deleteMany: statement<[recipient: Xuid, messageIds: readonly string[]], { messageId: string }>(
     'inbox.delete-many',
     `WITH deleted AS (
-       DELETE FROM inbox_entries e
-        WHERE e.ctid = ANY(ARRAY(${NAMED_ENTRIES}))
-          AND e.recipient_xuid = $1::numeric AND e.message_id = ANY($2::varchar[])
+       DELETE FROM inbox_entries e USING ${NAMED_IDS}
+        WHERE e.recipient_xuid = $1::numeric AND e.message_id = q.id
        RETURNING e.message_id, e.is_read
      ), counted AS (
        UPDATE inbox_counters c SET total_items = c.total_items - n.total, unread_items = c.unread_items - n.unread

@@ -1,5 +1,6 @@
 import { ERRORS } from '@app/shared/errors';
 import { Xuid } from '@app/shared/xuid';
+import { postSystemMessage, waitForBroadcast } from '../factories/broadcast.factory';
 import { DeliveryRows } from '../factories/delivery.factory';
 import { errorBodyOf, openEventStream, OpenedStream } from '../factories/event-stream.factory';
 import { inboxPath, request } from '../factories/inbox.factory';
@@ -145,6 +146,44 @@ describe('GET /users/xuid({xuid})/inbox/events', () => {
 
       const event = await onSecond.next();
       expect({ event: event.event, id: JSON.parse(event.data).header.id }).toEqual({ event: 'message', id });
+    });
+
+    it("should relay a system message to each recipient's stream on every replica, and to no one else", async () => {
+      const second: RunningGateway = await startGateway({ QUOTA_PORT: stack.quota.rpcPort });
+      cleanups.push(() => second.close());
+      const [onFirst, onSecond, bystander, sender] = [
+        await createUser(adminUrl),
+        await createUser(adminUrl),
+        await createUser(adminUrl),
+        await createUser(adminUrl),
+      ];
+      const first = await stream(url, onFirst.xuid);
+      const other = await stream(second.url, onSecond.xuid);
+      const theirs = await stream(url, bystander.xuid);
+      for (const opened of [first, other, theirs]) await opened.next('ready');
+
+      const posted = await postSystemMessage(adminUrl, {
+        subject: 'Patch notes',
+        messageText: 'Season two is live.',
+        recipients: [onFirst.xuid, onSecond.xuid],
+      });
+      expect(posted.status).toBe(202);
+      await waitForBroadcast(adminUrl, posted.body.id, (body) => body.state === 'done');
+
+      for (const [opened, owner] of [
+        [first, onFirst],
+        [other, onSecond],
+      ] as const) {
+        const event = await opened.next();
+        expect(event.event).toBe('message');
+        const [item] = await listed(owner.xuid);
+        expect(JSON.parse(event.data)).toStrictEqual({ ...item, header: { ...item.header, isRead: false } });
+        expect(item.header).toMatchObject({ id: posted.body.id, messageType: 'System' });
+        expect(item.messageSummary).toBe('Patch notes');
+      }
+      const own = await sendText(url, sender, [bystander], 'for the bystander, after the broadcast');
+      const next = await theirs.next();
+      expect({ event: next.event, id: JSON.parse(next.data).header.id }).toEqual({ event: 'message', id: own });
     });
 
     it('should tell every stream of the player when one device reads or deletes a message', async () => {

@@ -44,7 +44,7 @@ export class BroadcastProcessor extends WorkerHost implements OnApplicationBoots
     const started = Date.now();
     const { delivered, ...result } = await this.repository.writeChunk(broadcastId, chunk);
     // Committed: the recipients' open streams hear of it now (a failed publish is caught up from Postgres).
-    if (delivered) await this.events.publishDelivered([delivered]);
+    if (delivered) await this.events.publishFanOut(delivered);
     this.metrics.broadcastEntriesWritten.inc(result.written);
     this.metrics.broadcastChunks.inc({ outcome: result.outcome });
     if (result.outcome === 'written') this.metrics.broadcastChunkSeconds.observe((Date.now() - started) / 1000);

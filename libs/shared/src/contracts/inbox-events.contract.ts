@@ -14,6 +14,21 @@
  */
 export const inboxEventChannel = (redisPrefix: string, xuid: string): string => `${redisPrefix}:inbox-events:{${xuid}}`;
 
+/**
+ * The one channel every gateway subscribes to, for a broadcast chunk's entries
+ * (thousands of inboxes at once): one PUBLISH per chunk instead of one per
+ * recipient, which measured half of a broadcast's cost. Each gateway relays the
+ * entries of the recipients streaming from it and ignores the rest.
+ */
+export const inboxFanOutChannel = (redisPrefix: string): string => `${redisPrefix}:inbox-events:fan-out`;
+
+/** What the fan-out channel carries: one entry, its recipients and their sequence numbers (`recipients[i]` got `sequences[i]`). */
+export interface InboxFanOut {
+  entry: PublishedEntry;
+  recipients: string[];
+  sequences: number[];
+}
+
 /** A new entry as a listing shows it (the gateway's `InboxListEntry`), unread. */
 export interface PublishedEntry {
   messageId: string;

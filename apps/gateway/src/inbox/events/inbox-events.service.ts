@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import Redis from 'ioredis';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { InboxEvent, inboxEventChannel } from '@app/shared/contracts';
+import { InboxEvent, inboxEventChannel, InboxFanOut, inboxFanOutChannel } from '@app/shared/contracts';
 import { AppError, ERRORS } from '@app/shared/errors';
 import { InjectMetrics } from '@app/shared/metrics';
 import { InjectRedis } from '@app/shared/redis';
@@ -47,8 +47,9 @@ interface Channel {
 /**
  * The gateway's side of the inbox events (docs/api.md, Inbox events): the
  * open streams, one Redis subscriber connection carrying one channel per
- * player streaming from this gateway, the per-player stream limit, the
- * heartbeat, and the publisher of read and delete events.
+ * player streaming from this gateway and the fan-out channel of broadcast
+ * chunks, the per-player stream limit, the heartbeat, and the publisher of
+ * read and delete events.
  */
 @Injectable()
 export class InboxEvents implements BeforeApplicationShutdown {
@@ -56,6 +57,8 @@ export class InboxEvents implements BeforeApplicationShutdown {
   private readonly redis: StreamsRedis;
   private readonly subscriber: Redis;
   private readonly channels = new Map<string, Channel>();
+  private readonly fanOutChannel: string;
+  private fanOutSubscribed: Promise<unknown> | undefined;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly context: StreamContext;
   private readonly openGauge: Gauge;
@@ -80,7 +83,9 @@ export class InboxEvents implements BeforeApplicationShutdown {
     this.subscriber.on('error', () => undefined);
     this.subscriber.on('message', (channel: string, message: string) => this.dispatch(channel, message));
     // After a reconnect the channels are subscribed again, but what was published meanwhile is lost: catch up.
+    this.fanOutChannel = inboxFanOutChannel(config.REDIS_PREFIX);
     this.subscriber.on('ready', () => {
+      void this.subscribeFanOut().catch(() => undefined);
       if (this.everReady) for (const channel of this.channels.values()) for (const stream of channel.streams) stream.catchUp();
       this.everReady = true;
     });
@@ -144,7 +149,7 @@ export class InboxEvents implements BeforeApplicationShutdown {
     }
     const joined = channel;
     try {
-      await joined.subscribed;
+      await Promise.all([joined.subscribed, this.subscribeFanOut()]);
     } catch {
       if (joined.streams.size === 0 && this.channels.get(name) === joined) this.channels.delete(name);
       throw new AppError(
@@ -205,7 +210,38 @@ export class InboxEvents implements BeforeApplicationShutdown {
     });
   }
 
+  /**
+   * The fan-out channel, subscribed once (ioredis subscribes it again after a
+   * reconnect); a stream waits for it, as for its own channel, before it reads
+   * its starting point.
+   */
+  private subscribeFanOut(): Promise<unknown> {
+    this.fanOutSubscribed ??= this.subscriber.subscribe(this.fanOutChannel).catch((error: unknown) => {
+      this.fanOutSubscribed = undefined;
+      throw error;
+    });
+    return this.fanOutSubscribed;
+  }
+
+  /** A broadcast chunk: each recipient streaming from this gateway gets its entry; the others are not here. */
+  private dispatchFanOut(message: string): void {
+    let fanOut: InboxFanOut;
+    try {
+      fanOut = JSON.parse(message) as InboxFanOut;
+    } catch {
+      return;
+    }
+    const { entry, recipients, sequences } = fanOut;
+    for (let i = 0; i < recipients.length; i++) {
+      const channel = this.channels.get(inboxEventChannel(this.config.REDIS_PREFIX, recipients[i]));
+      if (!channel) continue;
+      const event: InboxEvent = { kind: 'message', sequence: sequences[i], entry };
+      for (const stream of channel.streams) stream.deliver(event);
+    }
+  }
+
   private dispatch(name: string, message: string): void {
+    if (name === this.fanOutChannel) return this.dispatchFanOut(message);
     const channel = this.channels.get(name);
     if (!channel) return;
     let event: InboxEvent;

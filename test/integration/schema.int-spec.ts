@@ -23,6 +23,11 @@ describe('database schema', () => {
     expect(pending.upQueries.map((query) => query.query)).toEqual([]);
   });
 
+  it('should leave room in inbox counter pages, so their updates stay on the page (HOT)', async () => {
+    const [row] = await db.query(`SELECT reloptions FROM pg_class WHERE oid = 'inbox_counters'::regclass`);
+    expect(row.reloptions).toEqual(['fillfactor=50']);
+  });
+
   it('should keep gamertags unique regardless of case', async () => {
     await db.query(`INSERT INTO users (xuid, gamertag) VALUES (4001, 'CaseTest')`);
     await expect(db.query(`INSERT INTO users (xuid, gamertag) VALUES (4002, 'casetest')`)).rejects.toThrow(

@@ -41,6 +41,7 @@ const USAGE = `npm run bench:broadcast -- [options]
   --users N          users in the directory, all of them recipients (1000000)
   --chunk N          BROADCAST_CHUNK_SIZE, and the floor's rows per INSERT (2000)
   --concurrency N    BROADCAST_CONCURRENCY of each delivery process (2)
+  --yield-ms MS      BROADCAST_YIELD_LATENCY_MS of each delivery process (0: never pause)
   --deliveries N     delivery processes (1)
   --baseline S       seconds of the probe alone, before the broadcast (10)
   --poll-ms MS       poll interval of the probe (5)
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
       users: { type: 'string', default: '1000000' },
       chunk: { type: 'string', default: '2000' },
       concurrency: { type: 'string', default: '2' },
+      'yield-ms': { type: 'string', default: '0' },
       deliveries: { type: 'string', default: '1' },
       baseline: { type: 'string', default: '10' },
       'poll-ms': { type: 'string', default: '5' },
@@ -69,6 +71,7 @@ async function main(): Promise<void> {
   const chunk = Number(values.chunk);
   const concurrency = Number(values.concurrency);
   const deliveries = Number(values.deliveries);
+  const yieldMs = Number(values['yield-ms']);
   const baselineSeconds = Number(values.baseline);
   const pollMs = Number(values['poll-ms']);
   const log = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -162,6 +165,7 @@ async function main(): Promise<void> {
             DELIVERY_HTTP_HOST: '127.0.0.1',
             DELIVERY_HTTP_PORT: port,
             BROADCAST_CONCURRENCY: concurrency,
+            BROADCAST_YIELD_LATENCY_MS: yieldMs,
             DATABASE_POOL_SIZE: Math.max(10, 3 + concurrency),
           },
           `http://127.0.0.1:${port}`,
@@ -199,6 +203,7 @@ async function main(): Promise<void> {
     // --- B: the broadcast, the probe throughout
     const internal = `http://127.0.0.1:${internalPort}`;
     const admin = { authorization: `Bearer ${adminToken}` };
+    const before = await Promise.all(workers.map((worker) => metricsOf(worker.url)));
     let finish!: () => void;
     const ended = new Promise<void>((done) => (finish = done));
     const during = probe('B user message, during the broadcast', ended);
@@ -230,6 +235,8 @@ async function main(): Promise<void> {
     const wallSeconds = (performance.now() - called) / 1000;
     finish();
     const latencyDuring = await during;
+    const after = await Promise.all(workers.map((worker) => metricsOf(worker.url)));
+    const deliveryView = after.map((view, i) => duringPhase(before[i], view));
     const seconds = (Date.parse(status.finished!) - Date.parse(status.created)) / 1000;
     const [{ n: entries }] = (
       await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM inbox_entries WHERE message_id = $1`, [created.id])
@@ -252,7 +259,7 @@ async function main(): Promise<void> {
     log('');
     log(
       `broadcast benchmark: ${users} users, BROADCAST_CHUNK_SIZE ${chunk}, ${deliveries} delivery process(es) x ` +
-        `BROADCAST_CONCURRENCY ${concurrency}; ${cpus().length} cores (shared: other processes ran meanwhile)`,
+        `BROADCAST_CONCURRENCY ${concurrency}, BROADCAST_YIELD_LATENCY_MS ${yieldMs}; ${cpus().length} cores (shared: other processes ran meanwhile)`,
     );
     log(measurementsTable(rows));
     log('');
@@ -264,8 +271,14 @@ async function main(): Promise<void> {
         `(budget ${LATENCY_BUDGET_P99_MS} ms: ${p99 < LATENCY_BUDGET_P99_MS ? 'ok' : 'MISS'}); baseline p99 ${baseline.p99Ms.toFixed(1)} ms`,
     );
     log(`exactly once: ${entries} entries for ${users} users, ${badCounters} counters off`);
+    for (const [i, view] of deliveryView.entries()) {
+      log(
+        `delivery ${i + 1} during the broadcast: players' messages accepted -> committed and published (its histogram): ` +
+          `${view.acceptance}; p99 <= ${view.p99Bound} ms; broadcast chunks paused ${view.paused.toFixed(1)} s (BROADCAST_YIELD_LATENCY_MS)`,
+      );
+    }
     const file = join(ROOT, 'bench/broadcast/results', `broadcast-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    writeJson(file, { users, chunk, concurrency, deliveries, cores: cpus().length, rows, ratios });
+    writeJson(file, { users, chunk, concurrency, yieldMs, deliveries, cores: cpus().length, rows, ratios });
     log(`results: ${relative(ROOT, file)}`);
   } finally {
     await stopAll();
@@ -273,6 +286,37 @@ async function main(): Promise<void> {
     await deleteRedisPrefix(redisUrl, prefix).catch(() => undefined);
     if (!values.keep) await dropDatabase(withDatabase(adminUrl, 'postgres'), database).catch(() => undefined);
   }
+}
+
+interface DeliveryView {
+  /** Cumulative counts of delivery_acceptance_to_inbox_seconds by upper bound (seconds, as printed). */
+  buckets: [string, number][];
+  paused: number;
+}
+
+/** From a delivery process's /metrics: its acceptance-to-inbox histogram and the broadcast pauses so far. */
+async function metricsOf(url: string): Promise<DeliveryView> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const buckets = [...text.matchAll(/^delivery_acceptance_to_inbox_seconds_bucket\{le="([^"]+)"\} (\d+)/gm)].map(
+    ([, le, n]): [string, number] => [le, Number(n)],
+  );
+  const paused = Number(/^broadcast_paused_seconds_total (\S+)/m.exec(text)?.[1] ?? 0);
+  return { buckets, paused };
+}
+
+/** What happened between two snapshots: the share of messages within each bound, and the bound holding the p99. */
+function duringPhase(before: DeliveryView, after: DeliveryView) {
+  const counts = after.buckets.map(([le, n], i): [string, number] => [le, n - (before.buckets[i]?.[1] ?? 0)]);
+  const total = counts.at(-1)?.[1] ?? 0;
+  const shares = counts
+    .filter(([le]) => ['0.025', '0.05', '0.1', '0.25', '0.5'].includes(le))
+    .map(([le, n]) => `<=${Number(le) * 1000} ms ${total === 0 ? '-' : ((100 * n) / total).toFixed(1)}%`);
+  const p99 = counts.find(([, n]) => total > 0 && n >= 0.99 * total)?.[0];
+  return {
+    acceptance: `${total} messages, ${shares.join(', ')}`,
+    p99Bound: p99 === undefined ? '-' : p99 === '+Inf' ? 'inf' : String(Number(p99) * 1000),
+    paused: after.paused - before.paused,
+  };
 }
 
 /**

@@ -2,6 +2,7 @@ import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Job } from 'bullmq';
 import { BROADCAST_JOBS, BROADCAST_QUEUE, DeliverChunkJob } from '@app/shared/contracts';
+import { BroadcastPacer } from './broadcast.pacer';
 import { BroadcastRepository, ChunkResult } from './broadcast.repository';
 import { InboxEventsPublisher } from './inbox-events.publisher';
 import { DeliveryConfig } from './delivery.config';
@@ -29,6 +30,7 @@ export class BroadcastProcessor extends WorkerHost implements OnApplicationBoots
     private readonly metrics: DeliveryMetrics,
     private readonly config: DeliveryConfig,
     private readonly events: InboxEventsPublisher,
+    private readonly pacer: BroadcastPacer,
   ) {
     super();
   }
@@ -41,6 +43,8 @@ export class BroadcastProcessor extends WorkerHost implements OnApplicationBoots
   async process(job: Job<DeliverChunkJob>): Promise<Omit<ChunkResult, 'delivered'>> {
     if (job.name !== BROADCAST_JOBS.deliverChunk) throw new Error(`Unknown broadcast job "${job.name}"`);
     const { broadcastId, chunk } = job.data;
+    // Players' messages first: while they are slow, the chunk waits (its job lock is renewed meanwhile).
+    await this.pacer.turn();
     const started = Date.now();
     const { delivered, ...result } = await this.repository.writeChunk(broadcastId, chunk);
     // Committed: the recipients' open streams hear of it now (a failed publish is caught up from Postgres).

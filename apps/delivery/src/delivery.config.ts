@@ -39,6 +39,16 @@ export class DeliveryConfig extends SharedConfig {
   @IsPositiveInt(32)
   BROADCAST_CONCURRENCY: number = 2;
 
+  /**
+   * While players' messages take longer than this from acceptance to their
+   * inbox, broadcast chunks pause before they start (see BroadcastPacer); 0
+   * lets broadcasts run flat out whatever players see.
+   */
+  @IsInt()
+  @Min(0)
+  @Max(60_000)
+  BROADCAST_YIELD_LATENCY_MS: number = 0;
+
   /** Accepted but undelivered messages older than this are enqueued again. */
   @IsPositiveInt()
   REDELIVER_AFTER_SECONDS: number = 30;

@@ -40,6 +40,7 @@ export class DeliveryMetrics {
   readonly broadcastChunks: Counter<'outcome'>;
   readonly broadcastChunkFailures: Counter;
   readonly broadcastChunkSeconds: Histogram;
+  readonly broadcastPausedSeconds: Counter;
 
   constructor(
     @InjectMetrics() registry: Registry,
@@ -99,6 +100,11 @@ export class DeliveryMetrics {
       name: 'broadcast_chunk_seconds',
       help: 'Time to write one broadcast chunk (one statement)',
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.broadcastPausedSeconds = new Counter({
+      name: 'broadcast_paused_seconds_total',
+      help: "Time broadcast chunks waited before starting because players' messages were slow (BROADCAST_YIELD_LATENCY_MS)",
       registers,
     });
     this.queueWait = new Histogram({

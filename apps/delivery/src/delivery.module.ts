@@ -10,6 +10,7 @@ import { MetricsModule } from '@app/shared/metrics';
 import { QuotaLedger } from '@app/shared/quota';
 import { REDIS_CLIENT, RedisModule, workerQueueOptions } from '@app/shared/redis';
 import { BroadcastProcessor } from './broadcast.processor';
+import { BroadcastPacer } from './broadcast.pacer';
 import { BroadcastRepository } from './broadcast.repository';
 import { DeliveryBatcher } from './delivery.batcher';
 import { DeliveryConfig } from './delivery.config';
@@ -40,6 +41,7 @@ export class DeliveryModule {
         DeliveryProcessor,
         BroadcastProcessor,
         BroadcastRepository,
+        BroadcastPacer,
         DeliveryBatcher,
         DeliveryService,
         DeliveryRepository,

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { sentOfMessageId } from '@app/shared/database/message-id';
 import { ConfirmOutcome, QuotaLedger } from '@app/shared/quota';
+import { BroadcastPacer } from './broadcast.pacer';
 import { DeliveryMetrics } from './delivery.metrics';
 import { BatchResult, DeliveryRepository } from './delivery.repository';
 import { InboxEventsPublisher } from './inbox-events.publisher';
@@ -28,6 +29,7 @@ export class DeliveryService {
     private readonly metrics: DeliveryMetrics,
     private readonly ledger: QuotaLedger,
     private readonly events: InboxEventsPublisher,
+    private readonly pacer: BroadcastPacer,
   ) {}
 
   async deliver(messageId: string): Promise<DeliveryOutcome> {
@@ -52,7 +54,10 @@ export class DeliveryService {
       written += result.written;
       for (const reason of result.dropped) this.metrics.recipientsDropped.inc({ reason });
       if (result.outcome === 'delivered') {
-        this.metrics.acceptanceToInbox.observe(Math.max(0, now - sentOfMessageId(result.id)) / 1000);
+        const latencyMs = Math.max(0, now - sentOfMessageId(result.id));
+        this.metrics.acceptanceToInbox.observe(latencyMs / 1000);
+        // A redelivered message's age (its backoff included) moves the pause for one window at most.
+        this.pacer.record(latencyMs);
       }
     }
     this.metrics.entriesWritten.inc(written);

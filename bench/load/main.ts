@@ -18,6 +18,7 @@ import { signUserToken, SubscriptionTier } from '@app/shared/tokens';
 import { Xuid } from '@app/shared/xuid';
 import { freePort } from '../../test/setup/free-port';
 import { withDatabase } from '../../test/setup/postgres-admin';
+import { Replica, startReplica } from '../../test/setup/replica';
 import { awaitQuiet, clockTicksPerSecond, cpuPerOperation, CpuSample, sampleCpu, summariseCpuProfile } from './cpu';
 import {
   countedEntries,
@@ -68,7 +69,10 @@ const USAGE = `npm run bench:load -- [options]
   --cpu-prof         run the gateway with --cpu-prof and print its top self-time functions
   --throttle         count every request in the per-user throttle (limits too high to refuse any), to
                      measure its cost; without it the throttle is off
-  --keep             keep the scratch database afterwards`;
+  --keep             keep the scratch database afterwards
+  --replica          serve listings and counts from a real streaming replica of the scratch database
+                     (DATABASE_READ_URL; pg_basebackup to a port of its own; run
+                     bash scripts/ensure-services --replication once first)`;
 
 const DEEP_TOKENS = 32;
 const WALK_PAGE = 100; // the contract's largest maxItems
@@ -94,6 +98,7 @@ interface Options {
   cpuProf: boolean;
   throttle: boolean;
   keep: boolean;
+  replica: boolean;
 }
 
 function parseOptions(): Options {
@@ -117,6 +122,7 @@ function parseOptions(): Options {
       'cpu-prof': { type: 'boolean', default: false },
       throttle: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      replica: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -149,6 +155,7 @@ function parseOptions(): Options {
     cpuProf: values['cpu-prof'],
     throttle: values.throttle,
     keep: values.keep,
+    replica: values.replica,
   };
 }
 
@@ -166,6 +173,7 @@ async function main(): Promise<void> {
   const started = Date.now();
 
   let monitor: Client | null = null;
+  let replica: Replica | null = null;
   let cleaned: Promise<void> | null = null;
   // Children first (they hold the keys and connections), then Redis, then the database.
   const cleanup = (): Promise<void> =>
@@ -173,6 +181,7 @@ async function main(): Promise<void> {
       await stopAll().catch((error: Error) => log(`! stopping children: ${error.message}`));
       const keys = await deleteRedisPrefix(redisUrl, prefix).catch((error: Error) => (log(`! Redis: ${error.message}`), -1));
       await monitor?.end().catch(() => undefined);
+      await replica?.stop().catch((error: Error) => log(`! replica: ${error.message}`));
       if (!options.keep)
         await dropDatabase(adminUrl, options.database).catch((error: Error) => log(`! drop: ${error.message}`));
       log(
@@ -199,7 +208,7 @@ async function main(): Promise<void> {
     log(
       `  users ${options.users}, inbox ${options.inbox}, senders ${options.senders}, recipients ${options.recipients}, ` +
         `duration ${options.duration} s, warm-up ${options.warmup} s, ${options.connections} connections, ` +
-        `pool ${options.pool} (gateway, peer, SQL floors), ${options.deliveryPool} (delivery, fan-out floors); ${build}`,
+        `pool ${options.pool} (gateway, peer, SQL floors), ${options.deliveryPool} (delivery, fan-out floors)${options.replica ? ', listings from a streaming replica' : ''}; ${build}`,
     );
 
     // --- data
@@ -211,6 +220,16 @@ async function main(): Promise<void> {
     monitor.on('error', (error: Error) => interrupted || log(`! monitor connection: ${error.message}`));
     await monitor.connect();
     const db = monitor;
+    let readUrl: string | null = null;
+    if (options.replica) {
+      const began = Date.now();
+      replica = await startReplica(databaseUrl);
+      await replica.caughtUp(120_000);
+      readUrl = replica.rewrite(databaseUrl);
+      log(
+        `· replica on port ${replica.port} (pg_basebackup, caught up in ${((Date.now() - began) / 1000).toFixed(1)} s): listings and counts read there`,
+      );
+    }
     const serverVersion = (await db.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0].v;
 
     // --- tokens: one per player the load uses
@@ -273,6 +292,7 @@ async function main(): Promise<void> {
         ADMIN_TOKEN: randomBytes(16).toString('hex'),
         PAGING_TOKEN_KEYS: `b1:${randomBytes(24).toString('hex')}`,
         QUOTA_RPC_KEYS: quotaRpcKeys,
+        ...(readUrl ? { DATABASE_READ_URL: readUrl } : {}),
       },
       `http://127.0.0.1:${gatewayPort}`,
       options.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],

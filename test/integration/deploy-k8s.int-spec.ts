@@ -174,6 +174,7 @@ describe('deploy/k8s manifests', () => {
         'PodDisruptionBudget/delivery',
         'HorizontalPodAutoscaler/gateway',
         'ScaledObject/delivery',
+        'ScaledObject/delivery-redis-cluster',
         'HorizontalPodAutoscaler/delivery',
       ]),
     );
@@ -478,7 +479,8 @@ describe('deploy/k8s manifests', () => {
     it('should let each pod connect only where it needs to: DNS, quota, Redis, Postgres', () => {
       const quotaPort = `${settings.QUOTA_PORT}/TCP`;
       const redis = `egress-redis: ip ${portOf(secret?.stringData?.REDIS_URL)}/TCP`;
-      const postgres = `egress-postgres: ip ${portOf(secret?.stringData?.DATABASE_URL)}/TCP`;
+      // The server's port (DATABASE_URL as shipped) and PgBouncer's (docs/operations.md, "Behind PgBouncer").
+      const postgres = `egress-postgres: ip ${portOf(secret?.stringData?.DATABASE_URL)}/TCP,6432/TCP`;
       const dns = 'egress-dns: namespace kube-system pods {"k8s-app":"kube-dns"} 53/UDP,53/TCP';
 
       expect(Object.fromEntries(pods.map((pod) => [pod.component, egressOf(pod.component)]))).toEqual({
@@ -576,6 +578,30 @@ describe('deploy/k8s manifests', () => {
     expect(['Never', 'OnFailure']).toContain(podSpecOf(job).restartPolicy);
   });
 
+  it('should run the migrations on DATABASE_URL by default and on DATABASE_MIGRATION_URL once the Secret sets it', () => {
+    const job = named('Job', 'migrate')!;
+    // The Secret's commented PgBouncer example, uncommented as an operator would.
+    const example = readText(secret!.file)
+      .split('\n')
+      .map((line) => /^\s*#\s*(DATABASE_(?:MIGRATION|READ)_URL): (\S+)$/.exec(line))
+      .filter((match) => match !== null)
+      .map((match) => [match[1], match[2].replace('PASSWORD', 's3cret')] as const);
+    const pooled = {
+      ...settingsOf(job),
+      ...REAL_SECRETS,
+      DATABASE_URL: 'postgres://xblmsg:s3cret@pgbouncer.internal:6432/xblmsg',
+    };
+
+    expect(example.map(([variable]) => variable)).toEqual(['DATABASE_MIGRATION_URL', 'DATABASE_READ_URL']);
+    expect(envOf(job).map((entry) => entry.name)).not.toContain('DATABASE_URL');
+    expect(
+      loadConfig(CONFIG_OF_COMMAND.migrate, { ...settingsOf(job), ...REAL_SECRETS }).DATABASE_MIGRATION_URL,
+    ).toBeUndefined();
+    expect(loadConfig(CONFIG_OF_COMMAND.migrate, { ...pooled, ...Object.fromEntries(example) }).DATABASE_MIGRATION_URL).toBe(
+      'postgres://xblmsg:s3cret@postgres.example.internal:5432/xblmsg',
+    );
+  });
+
   it('should autoscale the gateway on CPU', () => {
     const hpa = ofKind('HorizontalPodAutoscaler').find((candidate) => !candidate.file.startsWith(AUTOSCALING_DIR))!;
 
@@ -594,39 +620,59 @@ describe('deploy/k8s manifests', () => {
         object.spec.scaleTargetRef.name === 'delivery',
     );
 
-    it('should offer KEDA and an External-metric HPA as alternatives in separate directories', () => {
+    const scaledObjects = scalers.filter((scaler) => scaler.kind === 'ScaledObject');
+    const triggerOf = (type: string) =>
+      scaledObjects.map((scaler) => scaler.spec.triggers[0]).find((trigger) => trigger.type === type);
+
+    it('should offer KEDA on one Redis, KEDA on a Redis Cluster and an External-metric HPA as alternatives in separate directories', () => {
       const directories = scalers.map((scaler) => dirname(scaler.file));
 
-      expect(scalers.map((scaler) => scaler.kind).sort()).toEqual(['HorizontalPodAutoscaler', 'ScaledObject']);
-      expect(new Set(directories).size).toBe(2);
+      expect(scalers.map((scaler) => scaler.kind).sort()).toEqual(['HorizontalPodAutoscaler', 'ScaledObject', 'ScaledObject']);
+      expect(new Set(directories).size).toBe(3);
       for (const directory of directories) expect(directory.startsWith(AUTOSCALING_DIR)).toBe(true);
     });
 
-    it('should have KEDA watch the BullMQ wait list under the ConfigMap REDIS_PREFIX', () => {
-      const scaledObject = scalers.find((scaler) => scaler.kind === 'ScaledObject')!;
-      const [trigger] = scaledObject.spec.triggers;
+    it.each(['redis', 'redis-cluster'])(
+      'should have KEDA (%s) watch the BullMQ wait list under the ConfigMap REDIS_PREFIX',
+      (type) => {
+        const scaledObject = scaledObjects.find((scaler) => scaler.spec.triggers[0].type === type)!;
+        const [trigger] = scaledObject.spec.triggers;
 
-      expect(scaledObject.apiVersion).toBe('keda.sh/v1alpha1');
-      expect(scaledObject.spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: 'delivery' });
-      expect(scaledObject.spec.minReplicaCount).toBeGreaterThanOrEqual(1);
-      expect(scaledObject.spec.maxReplicaCount).toBeGreaterThan(scaledObject.spec.minReplicaCount);
-      expect(trigger.type).toBe('redis');
-      expect(trigger.metadata.listName).toBe(`${settings.REDIS_PREFIX}:${DELIVERY_QUEUE}:wait`);
-      expect(Number(trigger.metadata.listLength)).toBeGreaterThan(0);
+        expect(scaledObject.apiVersion).toBe('keda.sh/v1alpha1');
+        expect(scaledObject.spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: 'delivery' });
+        expect(scaledObject.spec.minReplicaCount).toBeGreaterThanOrEqual(1);
+        expect(scaledObject.spec.maxReplicaCount).toBeGreaterThan(scaledObject.spec.minReplicaCount);
+        expect(scaledObject.spec.triggers).toHaveLength(1);
+        expect(trigger.metadata.listName).toBe(`${settings.REDIS_PREFIX}:${DELIVERY_QUEUE}:wait`);
+        expect(Number(trigger.metadata.listLength)).toBeGreaterThan(0);
+      },
+    );
+
+    it('should give the single-node trigger an address and the cluster trigger a seed list of host:port', () => {
+      expect(triggerOf('redis')?.metadata.address).toMatch(/^[\w.-]+:\d+$/);
+      expect(triggerOf('redis')?.metadata.addresses).toBeUndefined();
+      const seeds = String(triggerOf('redis-cluster')?.metadata.addresses).split(',');
+      expect(seeds.length).toBeGreaterThanOrEqual(3);
+      for (const seed of seeds) expect(seed.trim()).toMatch(/^[\w.-]+:\d+$/);
+      // A cluster has no database numbers: the scaler refuses one.
+      expect(triggerOf('redis-cluster')?.metadata.databaseIndex).toBeUndefined();
     });
 
-    it('should authenticate KEDA with a TriggerAuthentication and Secret defined beside it', () => {
-      const scaledObject = scalers.find((scaler) => scaler.kind === 'ScaledObject')!;
-      const name = scaledObject.spec.triggers[0].authenticationRef?.name;
-      const auth = named('TriggerAuthentication', name);
+    it.each(['redis', 'redis-cluster'])(
+      'should authenticate KEDA (%s) with a TriggerAuthentication and Secret defined beside it',
+      (type) => {
+        const scaledObject = scaledObjects.find((scaler) => scaler.spec.triggers[0].type === type)!;
+        const name = scaledObject.spec.triggers[0].authenticationRef?.name;
+        const auth = named('TriggerAuthentication', name);
 
-      expect(auth?.file).toBe(scaledObject.file);
-      for (const ref of auth?.spec.secretTargetRef ?? []) {
-        const target = named('Secret', ref.name);
-        expect(target?.file).toBe(scaledObject.file);
-        expect(target?.stringData).toHaveProperty(ref.key);
-      }
-    });
+        expect(auth?.file).toBe(scaledObject.file);
+        for (const ref of auth?.spec.secretTargetRef ?? []) {
+          const target = named('Secret', ref.name);
+          expect(target?.file).toBe(scaledObject.file);
+          expect(target?.stringData).toHaveProperty(ref.key);
+        }
+      },
+    );
 
     it('should have the plain HPA scale on the waiting jobs of the delivery_queue_jobs metric', () => {
       const hpa = scalers.find((scaler) => scaler.kind === 'HorizontalPodAutoscaler')!;

@@ -1,6 +1,5 @@
 import { BullModule } from '@nestjs/bullmq';
-import { DynamicModule, Module } from '@nestjs/common';
-import Redis from 'ioredis';
+import { DynamicModule, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigModule } from '@app/shared/config';
 import { BROADCAST_QUEUE, DELIVERY_QUEUE, MAINTENANCE_QUEUE } from '@app/shared/contracts';
 import { DatabaseModule } from '@app/shared/database';
@@ -8,7 +7,14 @@ import { HealthModule, PostgresReadinessCheck, RedisReadinessCheck } from '@app/
 import { LoggingModule } from '@app/shared/logging';
 import { MetricsModule } from '@app/shared/metrics';
 import { QuotaLedger } from '@app/shared/quota';
-import { REDIS_CLIENT, RedisModule, workerQueueOptions } from '@app/shared/redis';
+import {
+  closeWorkerConnection,
+  QueueOptions,
+  REDIS_CLIENT,
+  RedisClient,
+  RedisModule,
+  workerQueueOptions,
+} from '@app/shared/redis';
 import { BroadcastProcessor } from './broadcast.processor';
 import { BroadcastPacer } from './broadcast.pacer';
 import { BroadcastRepository } from './broadcast.repository';
@@ -22,9 +28,22 @@ import { InboxEventsPublisher } from './inbox-events.publisher';
 import { MaintenanceProcessor } from './maintenance.processor';
 import { MaintenanceService } from './maintenance.service';
 
+const WORKER_QUEUE_OPTIONS = 'WORKER_QUEUE_OPTIONS';
+
+/** On a cluster the workers share a Cluster client BullMQ does not close: close it after them. */
+@Injectable()
+class WorkerConnectionShutdown implements OnApplicationShutdown {
+  constructor(@Inject(WORKER_QUEUE_OPTIONS) private readonly options: QueueOptions) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await closeWorkerConnection(this.options);
+  }
+}
+
 @Module({})
 export class DeliveryModule {
   static forRoot(config: DeliveryConfig): DynamicModule {
+    const queueOptions = workerQueueOptions(config);
     return {
       module: DeliveryModule,
       imports: [
@@ -33,11 +52,13 @@ export class DeliveryModule {
         MetricsModule,
         DatabaseModule.forRoot(config),
         RedisModule.forRoot(config),
-        BullModule.forRoot(workerQueueOptions(config)),
+        BullModule.forRoot(queueOptions),
         BullModule.registerQueue({ name: DELIVERY_QUEUE }, { name: MAINTENANCE_QUEUE }, { name: BROADCAST_QUEUE }),
         HealthModule.forRoot({ checks: [PostgresReadinessCheck, RedisReadinessCheck] }),
       ],
       providers: [
+        { provide: WORKER_QUEUE_OPTIONS, useValue: queueOptions },
+        WorkerConnectionShutdown,
         DeliveryProcessor,
         BroadcastProcessor,
         BroadcastRepository,
@@ -52,7 +73,7 @@ export class DeliveryModule {
         {
           provide: QuotaLedger,
           inject: [REDIS_CLIENT],
-          useFactory: (redis: Redis) => new QuotaLedger(redis, config.REDIS_PREFIX),
+          useFactory: (redis: RedisClient) => new QuotaLedger(redis, config.REDIS_PREFIX),
         },
       ],
     };

@@ -1,10 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
-import Redis from 'ioredis';
 import { Counter, Registry } from 'prom-client';
 import { SharedConfig } from '@app/shared/config';
 import { InboxEvent, inboxEventChannel, InboxFanOut, inboxFanOutChannel, PublishedEntry } from '@app/shared/contracts';
 import { InjectMetrics } from '@app/shared/metrics';
-import { InjectRedis } from '@app/shared/redis';
+import { InjectRedis, RedisClient } from '@app/shared/redis';
 import { DeliveredEntries } from './broadcast.repository';
 
 /**
@@ -24,7 +23,7 @@ export class InboxEventsPublisher {
   private lastFailure = '';
 
   constructor(
-    @InjectRedis() private readonly redis: Redis,
+    @InjectRedis() private readonly redis: RedisClient,
     private readonly config: SharedConfig,
     @InjectMetrics() registry: Registry,
   ) {

@@ -1,12 +1,11 @@
 import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Module } from '@nestjs/common';
-import Redis from 'ioredis';
 import { ConfigModule } from '@app/shared/config';
 import { DatabaseModule, ReplicaReadinessCheck } from '@app/shared/database';
 import { HealthModule, PostgresReadinessCheck, RedisReadinessCheck } from '@app/shared/http';
 import { LoggingModule } from '@app/shared/logging';
 import { MetricsModule } from '@app/shared/metrics';
-import { producerQueueOptions, REDIS_CLIENT, RedisModule } from '@app/shared/redis';
+import { producerQueueOptions, REDIS_CLIENT, RedisModule, RedisClient } from '@app/shared/redis';
 import { AdminModule } from './admin/admin.module';
 import { GatewayConfig } from './gateway.config';
 import { QuotaReadinessCheck } from './health/quota-readiness.check';
@@ -30,7 +29,7 @@ export class GatewayModule {
         RedisModule.forRoot(config),
         BullModule.forRootAsync({
           inject: [REDIS_CLIENT],
-          useFactory: (redis: Redis) => producerQueueOptions(config, redis),
+          useFactory: (redis: RedisClient) => producerQueueOptions(config, redis),
         }),
         HealthModule.forRoot({
           imports: [QuotaClientModule],

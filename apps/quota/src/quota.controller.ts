@@ -1,6 +1,5 @@
 import { Controller, UseGuards } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import Redis from 'ioredis';
 import {
   QUOTA_PATTERNS,
   QuotaConfirmRequest,
@@ -15,7 +14,7 @@ import {
   QuotaUsageRequest,
   QuotaUsageResult,
 } from '@app/shared/contracts';
-import { InjectRedis } from '@app/shared/redis';
+import { InjectRedis, RedisClient } from '@app/shared/redis';
 import { QuotaRpcAuthGuard } from './quota-rpc-auth.guard';
 import { QuotaMetrics } from './quota.metrics';
 import { QuotaService } from './quota.service';
@@ -27,7 +26,7 @@ export class QuotaController {
   constructor(
     private readonly quota: QuotaService,
     private readonly metrics: QuotaMetrics,
-    @InjectRedis() private readonly redis: Redis,
+    @InjectRedis() private readonly redis: RedisClient,
   ) {}
 
   @MessagePattern(QUOTA_PATTERNS.reserve)

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import Redis from 'ioredis';
 import {
   QuotaConfirmRequest,
   QuotaConfirmResult,
@@ -14,7 +13,7 @@ import {
   QuotaUsageResult,
 } from '@app/shared/contracts';
 import { ConfirmOutcome, QuotaLedger, QuotaLimits } from '@app/shared/quota';
-import { InjectRedis } from '@app/shared/redis';
+import { InjectRedis, RedisClient } from '@app/shared/redis';
 import { QuotaConfig } from './quota.config';
 
 /**
@@ -29,7 +28,7 @@ export class QuotaService {
   private readonly limits: QuotaLimits;
 
   constructor(
-    @InjectRedis() redis: Redis,
+    @InjectRedis() redis: RedisClient,
     private readonly config: QuotaConfig,
   ) {
     this.ledger = new QuotaLedger(redis, config.REDIS_PREFIX);

@@ -1,9 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
-import Redis from 'ioredis';
 import { Counter, Registry } from 'prom-client';
 import { AppError, ErrorDefinition, ERRORS } from '@app/shared/errors';
 import { InjectMetrics } from '@app/shared/metrics';
-import { InjectRedis } from '@app/shared/redis';
+import { InjectRedis, RedisClient } from '@app/shared/redis';
 import { Xuid } from '@app/shared/xuid';
 import { GatewayConfig } from '../gateway.config';
 
@@ -27,7 +26,7 @@ end
 return out
 `;
 
-type ThrottleRedis = Redis & { throttleCount(keys: number, ...args: (string | number)[]): Promise<number[]> };
+type ThrottleRedis = RedisClient & { throttleCount(keys: number, ...args: (string | number)[]): Promise<number[]> };
 
 /** The longest a request waits for Redis before it is let through uncounted. */
 const REDIS_WAIT_MS = 250;
@@ -60,14 +59,14 @@ export class RequestThrottle {
 
   constructor(
     private readonly config: GatewayConfig,
-    @InjectRedis() redis: Redis,
+    @InjectRedis() redis: RedisClient,
     @InjectMetrics() registry: Registry,
   ) {
     if (!('throttleCount' in redis)) redis.defineCommand('throttleCount', { lua: COUNT_SCRIPT });
     this.redis = redis as ThrottleRedis;
     this.decisions = new Counter({
       name: 'gateway_throttle_decisions_total',
-      help: 'Throttle decisions by limit (user, authentication) and outcome (allowed, throttled, uncounted: Redis unavailable)',
+      help: 'Throttle decisions by limit (user, authentication) and outcome (allowed, throttled, uncounted: RedisClient unavailable)',
       labelNames: ['limit', 'outcome'],
       registers: [registry],
     });
@@ -157,7 +156,7 @@ export class RequestThrottle {
   private noteAvailability(available: boolean): void {
     if (!available && this.unavailableSince === undefined) {
       this.unavailableSince = Date.now();
-      this.logger.warn('Request throttling paused: Redis did not answer; requests go through uncounted');
+      this.logger.warn('Request throttling paused: RedisClient did not answer; requests go through uncounted');
     } else if (available && this.unavailableSince !== undefined) {
       this.logger.log(`Request throttling resumed after ${Date.now() - this.unavailableSince} ms`);
       this.unavailableSince = undefined;

@@ -80,6 +80,17 @@ export class SharedConfig {
   @Matches(/^rediss?:\/\/\S+$/, { message: 'must be a redis:// or rediss:// URL' })
   REDIS_URL: string = 'redis://127.0.0.1:6379';
 
+  /**
+   * Seeds of a Redis Cluster (`host:port,host:port,…`). Set: every Redis user
+   * (quota, queues, pub/sub, throttling) uses ioredis's Cluster client and
+   * REDIS_URL gives only credentials and TLS. Unset: one server, REDIS_URL.
+   */
+  @IsOptional()
+  @Matches(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}(,(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5})*$/, {
+    message: 'must be comma-separated host:port seeds of a Redis Cluster, e.g. redis-0:6379,redis-1:6379',
+  })
+  REDIS_CLUSTER_NODES?: string;
+
   /** Prefix of every Redis key this deployment owns (queues, quota windows). */
   @Matches(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'must be 1..64 letters, digits, "_", "." or "-"' })
   REDIS_PREFIX: string = 'xblmsg';

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-client';
 import { DataSource } from 'typeorm';
 import { InjectRedis } from '../redis';
 import { ReadinessCheck } from './health.controller';
@@ -19,7 +19,7 @@ export class PostgresReadinessCheck implements ReadinessCheck {
 export class RedisReadinessCheck implements ReadinessCheck {
   readonly name = 'redis';
 
-  constructor(@InjectRedis() private readonly redis: Redis) {}
+  constructor(@InjectRedis() private readonly redis: RedisClient) {}
 
   async check(): Promise<void> {
     await this.redis.ping();

@@ -1,4 +1,4 @@
-import Redis from 'ioredis';
+import { RedisClient } from '../redis/redis-client';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Xuid } from '../xuid';
@@ -44,7 +44,7 @@ export enum ConfirmOutcome {
   Unknown = 3,
 }
 
-type LedgerRedis = Redis & {
+type LedgerRedis = RedisClient & {
   quotaReserve(...args: (string | number)[]): Promise<ReserveReply>;
   quotaConfirm(...args: string[]): Promise<ConfirmOutcome>;
   quotaRelease(...args: (string | number)[]): Promise<0 | 1>;
@@ -73,7 +73,7 @@ export class QuotaLedger {
   private readonly redis: LedgerRedis;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly prefix: string,
   ) {
     this.redis = redis as LedgerRedis;

@@ -1,8 +1,9 @@
-import Redis, { RedisOptions } from 'ioredis';
+import { RedisOptions } from 'ioredis';
 import { SharedConfig } from '../config';
+import { clusterNodes, createRedisClient, queuePrefix, RedisClient } from './redis-client';
 
 export interface QueueOptions {
-  connection: RedisOptions | Redis;
+  connection: RedisOptions | RedisClient;
   prefix: string;
 }
 
@@ -27,8 +28,8 @@ export function redisOptionsFromUrl(url: string): RedisOptions {
  * on a connection that is still reconnecting (BullMQ leaves a shared client to
  * its owner).
  */
-export function producerQueueOptions(config: SharedConfig, client: Redis): QueueOptions {
-  return { connection: client, prefix: config.REDIS_PREFIX };
+export function producerQueueOptions(config: SharedConfig, client: RedisClient): QueueOptions {
+  return { connection: client, prefix: queuePrefix(config) };
 }
 
 /**
@@ -37,15 +38,25 @@ export function producerQueueOptions(config: SharedConfig, client: Redis): Queue
  * auto-pipelining off.
  */
 export function workerQueueOptions(config: SharedConfig): QueueOptions {
-  return {
-    connection: {
-      ...redisOptionsFromUrl(config.REDIS_URL),
-      maxRetriesPerRequest: null,
-      enableAutoPipelining: false,
-      // BullMQ's default backs off to 20 s, so a worker could idle (and not
-      // finish shutting down) that long after a Redis blip; 2 s at most here.
-      retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
-    },
-    prefix: config.REDIS_PREFIX,
+  const options: RedisOptions = {
+    maxRetriesPerRequest: null,
+    enableAutoPipelining: false,
+    // BullMQ's default backs off to 20 s, so a worker could idle (and not
+    // finish shutting down) that long after a Redis blip; 2 s at most here.
+    retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
   };
+  // BullMQ makes a single-node client from options; a cluster must be handed
+  // over as a Cluster instance (BullMQ duplicates it for blocking calls and
+  // leaves it to its owner: see closeWorkerConnection).
+  const connection = clusterNodes(config)
+    ? createRedisClient(config, options)
+    : { ...redisOptionsFromUrl(config.REDIS_URL), ...options };
+  return { connection, prefix: queuePrefix(config) };
+}
+
+/** Closes a worker connection that BullMQ was handed as an instance (cluster); options need nothing. */
+export async function closeWorkerConnection(options: QueueOptions): Promise<void> {
+  const { connection } = options;
+  if (!('duplicate' in connection)) return;
+  await connection.quit().catch(() => connection.disconnect());
 }

@@ -1,2 +1,3 @@
 export * from './redis.module';
 export * from './bullmq.options';
+export * from './redis-client';

@@ -1,10 +1,11 @@
 import { DynamicModule, Inject, Injectable, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
-import Redis, { RedisOptions } from 'ioredis';
+import { RedisOptions } from 'ioredis';
 import { SharedConfig } from '../config';
+import { createRedisClient, RedisClient } from './redis-client';
 
 export const REDIS_CLIENT = 'REDIS_CLIENT';
 
-/** Injects the service's shared ioredis client. */
+/** Injects the service's shared ioredis client (a Cluster client when REDIS_CLUSTER_NODES is set). */
 export const InjectRedis = (): ParameterDecorator => Inject(REDIS_CLIENT);
 
 /**
@@ -19,7 +20,7 @@ export const FAIL_FAST_REDIS_OPTIONS: RedisOptions = {
 
 @Injectable()
 class RedisShutdown implements OnApplicationShutdown {
-  constructor(@InjectRedis() private readonly redis: Redis) {}
+  constructor(@InjectRedis() private readonly redis: RedisClient) {}
 
   async onApplicationShutdown(): Promise<void> {
     await this.redis.quit().catch(() => this.redis.disconnect());
@@ -36,7 +37,7 @@ export class RedisModule {
         {
           provide: REDIS_CLIENT,
           useFactory: () => {
-            const client = new Redis(config.REDIS_URL, FAIL_FAST_REDIS_OPTIONS);
+            const client = createRedisClient(config, FAIL_FAST_REDIS_OPTIONS);
             const logger = new Logger('Redis');
             let lastError = '';
             // ioredis retries by itself; log each new kind of failure once, not every retry.

@@ -1,12 +1,11 @@
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import Redis from 'ioredis';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { InboxEvent, inboxEventChannel, InboxFanOut, inboxFanOutChannel } from '@app/shared/contracts';
 import { AppError, ERRORS } from '@app/shared/errors';
 import { InjectMetrics } from '@app/shared/metrics';
-import { InjectRedis } from '@app/shared/redis';
+import { duplicateClient, InjectRedis, RedisClient } from '@app/shared/redis';
 import { Xuid } from '@app/shared/xuid';
 import { GatewayConfig } from '../../gateway.config';
 import { EventIdCodec } from './event-id';
@@ -35,7 +34,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return removed
 `;
 
-type StreamsRedis = Redis & { openInboxStream(keys: number, ...args: (string | number)[]): Promise<string[]> };
+type StreamsRedis = RedisClient & { openInboxStream(keys: number, ...args: (string | number)[]): Promise<string[]> };
 
 const STREAM_SET_TTL_MS = 86_400_000;
 
@@ -55,7 +54,7 @@ interface Channel {
 export class InboxEvents implements BeforeApplicationShutdown {
   private readonly logger = new Logger(InboxEvents.name);
   private readonly redis: StreamsRedis;
-  private readonly subscriber: Redis;
+  private readonly subscriber: RedisClient;
   private readonly channels = new Map<string, Channel>();
   private readonly fanOutChannel: string;
   private fanOutSubscribed: Promise<unknown> | undefined;
@@ -72,14 +71,14 @@ export class InboxEvents implements BeforeApplicationShutdown {
     private readonly config: GatewayConfig,
     private readonly repository: InboxEventsRepository,
     private readonly codec: EventIdCodec,
-    @InjectRedis() redis: Redis,
+    @InjectRedis() redis: RedisClient,
     @InjectMetrics() registry: Registry,
   ) {
     if (!('openInboxStream' in redis)) redis.defineCommand('openInboxStream', { lua: OPEN_SCRIPT });
     this.redis = redis as StreamsRedis;
     // Subscriber mode takes a connection of its own. It fails fast like the
     // shared client, so a stream cannot open without its live events (503).
-    this.subscriber = redis.duplicate({ enableOfflineQueue: false, lazyConnect: true });
+    this.subscriber = duplicateClient(redis, { enableOfflineQueue: false, lazyConnect: true });
     this.subscriber.on('error', () => undefined);
     this.subscriber.on('message', (channel: string, message: string) => this.dispatch(channel, message));
     // After a reconnect the channels are subscribed again, but what was published meanwhile is lost: catch up.

@@ -1,3 +1,4 @@
+import { queuePrefix } from '@app/shared/redis';
 import { dirname } from 'path';
 import { ConfigError, loadConfig } from '@app/shared/config';
 import { DELIVERY_QUEUE } from '@app/shared/contracts';
@@ -643,7 +644,12 @@ describe('deploy/k8s manifests', () => {
         expect(scaledObject.spec.minReplicaCount).toBeGreaterThanOrEqual(1);
         expect(scaledObject.spec.maxReplicaCount).toBeGreaterThan(scaledObject.spec.minReplicaCount);
         expect(scaledObject.spec.triggers).toHaveLength(1);
-        expect(trigger.metadata.listName).toBe(`${settings.REDIS_PREFIX}:${DELIVERY_QUEUE}:wait`);
+        // On a cluster BullMQ's prefix is the hash tag {REDIS_PREFIX} (queuePrefix), so the list is named so too.
+        const prefix = queuePrefix({
+          REDIS_PREFIX: settings.REDIS_PREFIX,
+          REDIS_CLUSTER_NODES: type === 'redis-cluster' ? 'redis-0:6379' : undefined,
+        });
+        expect(trigger.metadata.listName).toBe(`${prefix}:${DELIVERY_QUEUE}:wait`);
         expect(Number(trigger.metadata.listLength)).toBeGreaterThan(0);
       },
     );

@@ -286,6 +286,18 @@ describe('system messages: POST/GET/DELETE /admin/system-messages', () => {
       });
     });
 
+    it("should answer a body over 1 MiB 413 naming this route's limit, not the 64 KiB of the others", async () => {
+      const response = await postSystemMessage(gateway.internalUrl, { ...valid(), padding: 'x'.repeat(1024 * 1024) });
+      expect(response).toEqual({
+        status: 413,
+        body: {
+          errorSource: 'gateway',
+          errorCode: 1004,
+          errorMessage: 'The request body is larger than 1 MiB (1048576 bytes); send a smaller body.',
+        },
+      });
+    });
+
     it('should answer 404 listing every unknown XUID, and send nothing', async () => {
       const [a, b] = [uniqueXuid(), uniqueXuid()].sort((x, y) => (BigInt(x) < BigInt(y) ? -1 : 1));
       const text = `never sent ${a}`;

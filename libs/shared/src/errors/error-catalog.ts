@@ -286,3 +286,9 @@ export const ERRORS = {
 } satisfies Record<string, ErrorDefinition>;
 
 export type ErrorName = keyof typeof ERRORS;
+
+/** The 413's message for a route that accepts at most `limitBytes` (64 KiB on most, 1 MiB for system messages). */
+export function payloadTooLargeMessage(limitBytes: number): string {
+  const size = limitBytes % (1024 * 1024) === 0 ? `${limitBytes / (1024 * 1024)} MiB` : `${limitBytes / 1024} KiB`;
+  return `The request body is larger than ${size} (${limitBytes} bytes); send a smaller body.`;
+}

@@ -1,9 +1,17 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { RpcException } from '@nestjs/microservices';
 import { randomUUID } from 'node:crypto';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Observable, throwError } from 'rxjs';
-import { AppError, describeDependencyFailure, ERRORS, ErrorDefinition, ErrorResponse, isDependencyFailure } from '../errors';
+import {
+  AppError,
+  describeDependencyFailure,
+  ERRORS,
+  ErrorDefinition,
+  ErrorResponse,
+  isDependencyFailure,
+  payloadTooLargeMessage,
+} from '../errors';
 import { noteRequestFailure, RequestFailure } from '../logging';
 
 /** Seconds a client should wait before retrying after a 503 for a dependency. */
@@ -133,7 +141,13 @@ export class ErrorResponseFilter implements ExceptionFilter {
       };
       return throwError(() => reply);
     }
-    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const http = host.switchToHttp();
+    const reply = http.getResponse<FastifyReply>();
+    // A route with its own body limit (POST /admin/system-messages) says so in its 413.
+    const limit = http.getRequest<FastifyRequest | undefined>()?.routeOptions?.bodyLimit;
+    if (rendered.body.errorCode === ERRORS.PAYLOAD_TOO_LARGE.code && typeof limit === 'number') {
+      rendered.body = { ...rendered.body, errorMessage: payloadTooLargeMessage(limit) };
+    }
     // The request's log line says why, once: no second line from here for a known failure.
     noteRequestFailure(reply.raw, failureOf(exception, rendered));
     sendError(reply, rendered);

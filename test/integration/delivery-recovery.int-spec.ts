@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import { DELIVER_MESSAGE_JOB_OPTIONS, DELIVERY_JOBS } from '@app/shared/contracts';
+import { oldestWaitingSeconds } from '../../apps/delivery/src/maintenance.service';
 import { DeliveryRows, entryCounts, expectedInboxes, planSends, sendAll } from '../factories/delivery.factory';
 import { createUsers, TestUser } from '../factories/users.factory';
 import { deleteRedisKeys, deliveryQueue, privateRedisPrefix, redisKeysOf } from '../setup/redis-namespace';
@@ -128,6 +129,33 @@ describe('delivery: no accepted message is lost', () => {
     const expected = expectedInboxes(sends, await rows.idsByText([sender.xuid]));
     expect(await rows.inboxes(xuidsOf(recipients))).toEqual(expected);
     expect(await rows.counters(xuidsOf(recipients))).toEqual(entryCounts(expected));
+  });
+});
+
+describe("delivery: the sweeper's backlog age", () => {
+  const cleanups = cleanupsAfterEach();
+
+  // The sweeper counts a message as lost only REDELIVER_AFTER_SECONDS past this age, so a message in a
+  // grouped job (found by its first message's id only) is not given a second job while the group waits.
+  it('should be the age of the oldest job still waiting, on a real queue, and 0 once none waits', async () => {
+    const prefix = privateRedisPrefix('backlog-age');
+    cleanups.push(() => deleteRedisKeys(prefix));
+    const queue = deliveryQueue(prefix);
+    cleanups.push(() => queue.close());
+    expect(await oldestWaitingSeconds(queue)).toBe(0);
+
+    const first = await queue.add(DELIVERY_JOBS.deliverMessages, { messages: [{ messageId: 'A1' }, { messageId: 'A2' }] });
+    await new Promise((wake) => setTimeout(wake, 2_100));
+    await queue.add(DELIVERY_JOBS.deliverMessage, { messageId: 'B' }, { jobId: 'B' });
+    const oldest = await oldestWaitingSeconds(queue);
+    expect(oldest).toBeGreaterThanOrEqual(3);
+    expect(oldest).toBeLessThan(30);
+
+    // Taken by a worker (no longer waiting): the next oldest counts.
+    await first.remove();
+    expect(await oldestWaitingSeconds(queue)).toBeLessThanOrEqual(1);
+    await queue.drain();
+    expect(await oldestWaitingSeconds(queue)).toBe(0);
   });
 });
 

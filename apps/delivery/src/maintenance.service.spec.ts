@@ -22,7 +22,12 @@ describe('MaintenanceService', () => {
     purgeExpiredBatch: jest.Mock;
     purgeIdempotencyKeys: jest.Mock;
   };
-  let deliveries: { getJob: jest.Mock; add: jest.Mock; removeJobScheduler: jest.Mock<Promise<void>, [string]> };
+  let deliveries: {
+    getJob: jest.Mock;
+    getJobs: jest.Mock;
+    add: jest.Mock;
+    removeJobScheduler: jest.Mock<Promise<void>, [string]>;
+  };
   let maintenance: { add: jest.Mock; upsertJobScheduler: jest.Mock<Promise<void>, [string, ...unknown[]]> };
   let broadcastRepository: { pendingChunks: jest.Mock; unfinished: jest.Mock; finish: jest.Mock; purgeChunk: jest.Mock };
   let broadcasts: { getJob: jest.Mock; add: jest.Mock };
@@ -36,6 +41,7 @@ describe('MaintenanceService', () => {
     };
     deliveries = {
       getJob: jest.fn().mockResolvedValue(undefined),
+      getJobs: jest.fn().mockResolvedValue([]),
       add: jest.fn(),
       removeJobScheduler: jest.fn<Promise<void>, [string]>(),
     };
@@ -107,6 +113,21 @@ describe('MaintenanceService', () => {
 
     expect(failed.retry).toHaveBeenCalledWith('failed');
     expect(deliveries.add).not.toHaveBeenCalled();
+  });
+
+  it('should count as lost only what is older than REDELIVER_AFTER_SECONDS past the oldest job still waiting', async () => {
+    repository.undelivered.mockResolvedValue([]);
+    await service.sweep();
+    // Two minutes of backlog: a message sent within them may still be in a grouped job that waits.
+    const now = Date.now();
+    deliveries.getJobs.mockResolvedValue([{ timestamp: now - 120_000 }, { timestamp: now - 5_000 }]);
+    await service.sweep();
+
+    expect(deliveries.getJobs).toHaveBeenCalledWith(['wait', 'prioritized'], 0, 0, true);
+    const olderThan = repository.undelivered.mock.calls.map((call) => call[0]);
+    expect(olderThan[0]).toBe(30);
+    expect(olderThan[1]).toBeGreaterThanOrEqual(150);
+    expect(olderThan[1]).toBeLessThanOrEqual(152);
   });
 
   it('should purge batch after batch until one comes back short, without queueing a continuation', async () => {

@@ -39,6 +39,14 @@ export interface PurgeTotals {
   more: boolean;
 }
 
+/** How long the oldest job still waiting on `queue` has waited, in whole seconds (0: none waits). */
+export async function oldestWaitingSeconds(queue: Pick<Queue, 'getJobs'>): Promise<number> {
+  // The head of each list, oldest first: jobs are taken in the order they were added.
+  const oldest = await queue.getJobs(['wait', 'prioritized'], 0, 0, true);
+  const added = Math.min(...oldest.map((job) => job.timestamp));
+  return Number.isFinite(added) ? Math.max(0, Math.ceil((Date.now() - added) / 1000)) : 0;
+}
+
 /**
  * The periodic jobs, on their own queue. The sweeper makes Postgres, not the
  * queue, the source of truth: an accepted message that is still undelivered
@@ -82,9 +90,20 @@ export class MaintenanceService {
     for (const legacy of Object.values(MAINTENANCE_JOBS)) await this.deliveries.removeJobScheduler(legacy);
   }
 
-  /** Returns how many messages were enqueued again. */
+  /**
+   * Returns how many messages were enqueued again. A message still waiting in
+   * the queue is not one to sweep: a grouped job is found by its first
+   * message's id only, so without this the others of every group in a backlog
+   * older than REDELIVER_AFTER_SECONDS would each get a second, single job,
+   * exactly when delivery is behind. So the age that counts as lost is
+   * REDELIVER_AFTER_SECONDS past the oldest job still waiting: a message sent
+   * after that job was added cannot have been lost yet (jobs wait in the order
+   * they were added), and when the queue lost its jobs nothing waits, so the
+   * sweep is as prompt as ever.
+   */
   async sweep(): Promise<number> {
-    const rows = await this.repository.undelivered(this.config.REDELIVER_AFTER_SECONDS, this.cursor, SWEEP_BATCH);
+    const olderThan = this.config.REDELIVER_AFTER_SECONDS + (await oldestWaitingSeconds(this.deliveries));
+    const rows = await this.repository.undelivered(olderThan, this.cursor, SWEEP_BATCH);
     // At the end of the list, the next sweep starts over from its head.
     this.cursor = rows.length < SWEEP_BATCH ? SWEEP_START : { sent: rows[rows.length - 1].sent, id: rows[rows.length - 1].id };
     let requeued = 0;

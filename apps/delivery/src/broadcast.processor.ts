@@ -7,6 +7,7 @@ import { BroadcastRepository, ChunkResult } from './broadcast.repository';
 import { InboxEventsPublisher } from './inbox-events.publisher';
 import { DeliveryConfig } from './delivery.config';
 import { DeliveryMetrics } from './delivery.metrics';
+import { WorkerErrorLog } from './worker-error-log';
 
 // A chunk is one statement of well under DATABASE_STATEMENT_TIMEOUT_MS, so a
 // short lock hands a dead worker's chunk on within about 10 s.
@@ -24,6 +25,7 @@ const STALLED_CHECK_MS = 2_500;
 @Processor(BROADCAST_QUEUE, { autorun: false, lockDuration: JOB_LOCK_MS, stalledInterval: STALLED_CHECK_MS })
 export class BroadcastProcessor extends WorkerHost implements OnApplicationBootstrap {
   private readonly logger = new Logger(BroadcastProcessor.name);
+  private readonly workerErrors = new WorkerErrorLog(this.logger, BROADCAST_QUEUE);
 
   constructor(
     private readonly repository: BroadcastRepository,
@@ -55,6 +57,11 @@ export class BroadcastProcessor extends WorkerHost implements OnApplicationBoots
     if (await this.repository.finish(broadcastId)) this.logger.log({ broadcastId }, 'Broadcast done');
     this.logger.debug({ jobId: job.id, broadcastId, chunk, ms: Date.now() - started, ...result });
     return result;
+  }
+
+  @OnWorkerEvent('error')
+  onError(error: Error): void {
+    this.workerErrors.note(error);
   }
 
   @OnWorkerEvent('failed')

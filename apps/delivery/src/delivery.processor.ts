@@ -5,6 +5,7 @@ import { DELIVERY_JOBS, DELIVERY_QUEUE, DeliverMessageJob, DeliverMessagesJob, D
 import { DeliveryConfig } from './delivery.config';
 import { DeliveryBatcher } from './delivery.batcher';
 import { DeliveryMetrics } from './delivery.metrics';
+import { WorkerErrorLog } from './worker-error-log';
 
 // A worker that dies keeps its active jobs locked until the lock expires, and
 // only BullMQ's stalled check hands them on (the sweeper leaves active jobs
@@ -22,6 +23,7 @@ const STALLED_CHECK_MS = 5_000;
 @Processor(DELIVERY_QUEUE, { autorun: false, lockDuration: JOB_LOCK_MS, stalledInterval: STALLED_CHECK_MS })
 export class DeliveryProcessor extends WorkerHost implements OnModuleInit, OnApplicationBootstrap {
   private readonly logger = new Logger(DeliveryProcessor.name);
+  private readonly workerErrors = new WorkerErrorLog(this.logger, DELIVERY_QUEUE);
   private readonly handlers: Record<DeliveryJobName, (job: Job) => Promise<unknown>>;
 
   constructor(
@@ -87,6 +89,11 @@ export class DeliveryProcessor extends WorkerHost implements OnModuleInit, OnApp
     for (const result of settled as PromiseFulfilledResult<string>[])
       outcomes[result.value] = (outcomes[result.value] ?? 0) + 1;
     return outcomes;
+  }
+
+  @OnWorkerEvent('error')
+  onError(error: Error): void {
+    this.workerErrors.note(error);
   }
 
   @OnWorkerEvent('failed')

@@ -3,6 +3,7 @@ import { BeforeApplicationShutdown, Logger, OnApplicationBootstrap } from '@nest
 import { Job } from 'bullmq';
 import { MAINTENANCE_JOBS, MAINTENANCE_QUEUE, MaintenanceJobName } from '@app/shared/contracts';
 import { MaintenanceService } from './maintenance.service';
+import { WorkerErrorLog } from './worker-error-log';
 
 const RESCHEDULE_EVERY_MS = 30_000;
 
@@ -15,6 +16,7 @@ const RESCHEDULE_EVERY_MS = 30_000;
 export class MaintenanceProcessor extends WorkerHost implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private rescheduler?: NodeJS.Timeout;
   private readonly logger = new Logger(MaintenanceProcessor.name);
+  private readonly workerErrors = new WorkerErrorLog(this.logger, MAINTENANCE_QUEUE);
   private readonly handlers: Record<MaintenanceJobName, () => Promise<unknown>>;
 
   constructor(private readonly maintenance: MaintenanceService) {
@@ -47,6 +49,11 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
     const result = await handler();
     this.logger.debug({ jobId: job.id, job: job.name, ms: Date.now() - started, result });
     return result;
+  }
+
+  @OnWorkerEvent('error')
+  onError(error: Error): void {
+    this.workerErrors.note(error);
   }
 
   @OnWorkerEvent('failed')

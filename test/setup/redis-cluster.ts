@@ -66,6 +66,18 @@ export async function startRedisCluster(): Promise<RedisCluster> {
     }
   };
 
+  // Every replica has its master's data (a failover test kills a master: its replica must be able to take over).
+  const waitReplicasSynced = async (timeoutMs = 20_000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const replication = alive().map((node) => cli(node.port, 'info', 'replication'));
+      const replicas = replication.filter((info) => /role:slave/.test(info));
+      if (replicas.length === MASTERS && replicas.every((info) => /master_link_status:up/.test(info))) return;
+      if (Date.now() > deadline) throw new Error(`Redis Cluster replicas not in sync after ${timeoutMs} ms`);
+      await sleep(100);
+    }
+  };
+
   try {
     for (let i = 0; i < MASTERS * 2; i++) {
       const port = await freePort();
@@ -73,6 +85,8 @@ export async function startRedisCluster(): Promise<RedisCluster> {
         ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir],
         ...['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '1000'],
         ...['--save', '', '--appendonly', 'no', '--logfile', join(dir, `redis-${port}.log`)],
+        // A replica that has not finished its first sync cannot take over; Redis 7 delays it 5 s by default.
+        ...['--repl-diskless-sync-delay', '0'],
       ];
       nodes.push({ port, process: spawn('redis-server', args, { stdio: 'ignore' }) });
     }
@@ -94,6 +108,7 @@ export async function startRedisCluster(): Promise<RedisCluster> {
       { encoding: 'utf8', timeout: 30_000 },
     );
     await waitHealthy();
+    await waitReplicasSynced();
   } catch (error) {
     await stop();
     throw error;

@@ -39,6 +39,14 @@ export function createRedisClient(config: SharedConfig, options: RedisOptions): 
     // Hands commands for a failed master's slots on quickly while a replica is promoted.
     retryDelayOnFailover: 200,
     retryDelayOnClusterDown: 200,
+    // No CLUSTER INFO check before 'ready'. When it fails (cluster_state:fail,
+    // the second or so before a replica takes over), ioredis reconnects from
+    // scratch and the connect() that ran it never settles; BullMQ awaits that
+    // connect() when it renews a worker's blocking connection, and the worker
+    // then stops taking jobs for good (the maintenance queue's sweeper first:
+    // it is the idle one). Commands meanwhile meet CLUSTERDOWN and are retried
+    // (retryDelayOnClusterDown), as they are without the check.
+    enableReadyCheck: false,
     redisOptions: {
       ...nodeOptions,
       username: url.username ? decodeURIComponent(url.username) : undefined,

@@ -18,6 +18,7 @@ import { signUserToken, SubscriptionTier } from '@app/shared/tokens';
 import { Xuid } from '@app/shared/xuid';
 import { freePort } from '../../test/setup/free-port';
 import { withDatabase } from '../../test/setup/postgres-admin';
+import { RedisCluster, startRedisCluster } from '../../test/setup/redis-cluster';
 import { Replica, startReplica } from '../../test/setup/replica';
 import { awaitQuiet, clockTicksPerSecond, cpuPerOperation, CpuSample, sampleCpu, summariseCpuProfile } from './cpu';
 import {
@@ -72,7 +73,9 @@ const USAGE = `npm run bench:load -- [options]
   --keep             keep the scratch database afterwards
   --replica          serve listings and counts from a real streaming replica of the scratch database
                      (DATABASE_READ_URL; pg_basebackup to a port of its own; run
-                     bash scripts/ensure-services --replication once first)`;
+                     bash scripts/ensure-services --replication once first)
+  --redis-cluster    run every service on a real Redis Cluster of 3 masters and 3 replicas from the
+                     installed redis-server (REDIS_CLUSTER_NODES), on ports of its own, stopped at the end`;
 
 const DEEP_TOKENS = 32;
 const WALK_PAGE = 100; // the contract's largest maxItems
@@ -99,6 +102,7 @@ interface Options {
   throttle: boolean;
   keep: boolean;
   replica: boolean;
+  redisCluster: boolean;
 }
 
 function parseOptions(): Options {
@@ -123,6 +127,7 @@ function parseOptions(): Options {
       throttle: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       replica: { type: 'boolean', default: false },
+      'redis-cluster': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -156,6 +161,7 @@ function parseOptions(): Options {
     throttle: values.throttle,
     keep: values.keep,
     replica: values.replica,
+    redisCluster: values['redis-cluster'],
   };
 }
 
@@ -174,18 +180,25 @@ async function main(): Promise<void> {
 
   let monitor: Client | null = null;
   let replica: Replica | null = null;
+  let redisCluster: RedisCluster | null = null;
   let cleaned: Promise<void> | null = null;
   // Children first (they hold the keys and connections), then Redis, then the database.
   const cleanup = (): Promise<void> =>
     (cleaned ??= (async () => {
       await stopAll().catch((error: Error) => log(`! stopping children: ${error.message}`));
-      const keys = await deleteRedisPrefix(redisUrl, prefix).catch((error: Error) => (log(`! Redis: ${error.message}`), -1));
+      // A scratch cluster goes whole; on the shared Redis, only this run's prefix.
+      const keys = redisCluster
+        ? await redisCluster.stop().then(
+            () => 0,
+            (error: Error) => (log(`! Redis Cluster: ${error.message}`), -1),
+          )
+        : await deleteRedisPrefix(redisUrl, prefix).catch((error: Error) => (log(`! Redis: ${error.message}`), -1));
       await monitor?.end().catch(() => undefined);
       await replica?.stop().catch((error: Error) => log(`! replica: ${error.message}`));
       if (!options.keep)
         await dropDatabase(adminUrl, options.database).catch((error: Error) => log(`! drop: ${error.message}`));
       log(
-        `· cleaned up: children stopped, ${keys} Redis keys under ${prefix}: deleted, database ${options.database} ${options.keep ? 'kept' : 'dropped'}`,
+        `· cleaned up: children stopped, ${redisCluster ? 'the scratch Redis Cluster stopped' : `${keys} Redis keys under ${prefix}: deleted`}, database ${options.database} ${options.keep ? 'kept' : 'dropped'}`,
       );
     })());
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -208,7 +221,7 @@ async function main(): Promise<void> {
     log(
       `  users ${options.users}, inbox ${options.inbox}, senders ${options.senders}, recipients ${options.recipients}, ` +
         `duration ${options.duration} s, warm-up ${options.warmup} s, ${options.connections} connections, ` +
-        `pool ${options.pool} (gateway, peer, SQL floors), ${options.deliveryPool} (delivery, fan-out floors)${options.replica ? ', listings from a streaming replica' : ''}; ${build}`,
+        `pool ${options.pool} (gateway, peer, SQL floors), ${options.deliveryPool} (delivery, fan-out floors)${options.replica ? ', listings from a streaming replica' : ''}${options.redisCluster ? ', on a Redis Cluster' : ''}; ${build}`,
     );
 
     // --- data
@@ -228,6 +241,14 @@ async function main(): Promise<void> {
       readUrl = replica.rewrite(databaseUrl);
       log(
         `· replica on port ${replica.port} (pg_basebackup, caught up in ${((Date.now() - began) / 1000).toFixed(1)} s): listings and counts read there`,
+      );
+    }
+    if (options.redisCluster) {
+      const began = Date.now();
+      redisCluster = await startRedisCluster();
+      log(
+        `· Redis Cluster of 3 masters and 3 replicas on ports ${redisCluster.nodes.map((node) => node.port).join(', ')} ` +
+          `(ready in ${((Date.now() - began) / 1000).toFixed(1)} s): every service uses it`,
       );
     }
     const serverVersion = (await db.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)).rows[0].v;
@@ -256,6 +277,7 @@ async function main(): Promise<void> {
       DATABASE_URL: databaseUrl,
       REDIS_URL: redisUrl,
       REDIS_PREFIX: prefix,
+      ...(redisCluster ? { REDIS_CLUSTER_NODES: redisCluster.seeds } : {}),
     };
     // One key for both ends of the quota RPC (quota refuses calls signed otherwise).
     const quotaRpcKeys = `b1:${randomBytes(24).toString('hex')}`;

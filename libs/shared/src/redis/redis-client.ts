@@ -44,8 +44,8 @@ export function createRedisClient(config: SharedConfig, options: RedisOptions): 
     // scratch and the connect() that ran it never settles; BullMQ awaits that
     // connect() when it renews a worker's blocking connection, and the worker
     // then stops taking jobs for good (the maintenance queue's sweeper first:
-    // it is the idle one). Commands meanwhile meet CLUSTERDOWN and are retried
-    // (retryDelayOnClusterDown), as they are without the check.
+    // it is the idle one). Without the check, commands sent while the cluster
+    // says fail meet CLUSTERDOWN and are retried (retryDelayOnClusterDown).
     enableReadyCheck: false,
     redisOptions: {
       ...nodeOptions,

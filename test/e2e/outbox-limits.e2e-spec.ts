@@ -111,6 +111,39 @@ describe('outbox limits', () => {
       expect(await rows.countOf(sender.xuid)).toBe(1);
     });
 
+    it("should charge a stored message whose reservation Redis lost before the gateway's confirm", async () => {
+      const { sender, friends, strangers } = await senderWith(adminUrl(), 2, 1);
+      // Hold the send between its reserve and its INSERT: the table lock stops the INSERT.
+      const runner = rows.dataSource.createQueryRunner();
+      await runner.connect();
+      await runner.startTransaction();
+      try {
+        await runner.query('LOCK TABLE messages IN SHARE MODE');
+        const sending = send(url(), sender.xuid, byXuid([...friends, ...strangers]));
+        const reservedBy = Date.now() + 10_000;
+        while ((await quota.usage(sender.xuid)).messages === 0) {
+          if (Date.now() > reservedBy) throw new Error('the send never reserved its quota');
+          await sleep(20);
+        }
+        // A Redis failover: the master that acknowledged the reserve died before replicating it.
+        await quota.forget(sender.xuid);
+        await runner.commitTransaction();
+        expect((await sending).status).toBe(200);
+      } finally {
+        if (runner.isTransactionActive) await runner.rollbackTransaction();
+        await runner.release();
+      }
+
+      // The gateway's confirm (in the background) carries the reservation: charged again, exactly.
+      const chargedBy = Date.now() + 10_000;
+      while ((await quota.usage(sender.xuid)).messages === 0) {
+        if (Date.now() > chargedBy) throw new Error('the stored message was never charged again');
+        await sleep(20);
+      }
+      expect(await quota.usage(sender.xuid)).toEqual({ messages: 1, recipients: 3, strangers: 1 });
+      expect(await rows.countOf(sender.xuid)).toBe(1);
+    });
+
     it('should accept the 3rd message and refuse the 4th with 5002 and a Retry-After', async () => {
       const { sender, friends } = await senderWith(adminUrl(), 1, 0);
       const since = Date.now();

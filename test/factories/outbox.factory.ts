@@ -152,6 +152,12 @@ export class QuotaKeys {
     return Promise.all([keys.log, keys.data, keys.sums].map((key) => this.redis.pttl(key)));
   }
 
+  /** Deletes the sender's whole ledger, as a Redis failover loses writes the dead master never replicated. */
+  async forget(sender: string): Promise<void> {
+    const base = `${this.prefix}:quota:{${sender}}`;
+    await this.redis.del(...['log', 'data', 'sums', 'pending', 'tomb'].map((key) => `${base}:${key}`));
+  }
+
   async close(): Promise<void> {
     await this.redis.quit();
   }

@@ -238,6 +238,42 @@ describe('quota service (RPC and Lua against real Redis)', () => {
       expect(await rpc().usage(sender)).toEqual({ messages: 1, recipients: 2, strangers: 0, pending: 0 });
     });
 
+    it('should charge a stored message whose reservation the ledger lost, when the confirm carries it', async () => {
+      const sender = uniqueXuid();
+      const stored = reservation(sender, 3, 2);
+      expect(await rpc().reserve(stored)).toEqual(ACCEPTED);
+      // A Redis failover: the dead master acknowledged the reserve and never replicated it.
+      await keys.forget(sender);
+      expect(await rpc().usage(sender)).toEqual({ messages: 0, recipients: 0, strangers: 0, pending: 0 });
+
+      // Delivery's confirm has only the id: nothing to charge it from.
+      expect(await rpc().confirm(stored)).toEqual({ confirmed: 0 });
+      expect(await rpc().usage(sender)).toEqual({ messages: 0, recipients: 0, strangers: 0, pending: 0 });
+      // The gateway's carries the reservation: charged for good, once however often it comes.
+      expect(await rpc().confirmReserved(stored)).toEqual({ confirmed: 0 });
+      expect(await rpc().usage(sender)).toEqual({ messages: 1, recipients: 3, strangers: 2, pending: 0 });
+      expect(await rpc().confirmReserved(stored)).toEqual({ confirmed: 0 });
+      expect(await rpc().confirm(stored)).toEqual({ confirmed: 0 });
+      expect(await rpc().usage(sender)).toEqual({ messages: 1, recipients: 3, strangers: 2, pending: 0 });
+      expect(await keys.logSize(sender)).toEqual({ log: 1, data: 1 });
+      expect((await keys.ttls(sender)).every((ttl) => ttl > 0)).toBe(true);
+
+      // It counts against the limits like any other charge (3 a day: two more fit).
+      expect(await rpc().reserve(reservation(sender))).toEqual(ACCEPTED);
+      expect(await rpc().reserve(reservation(sender))).toEqual(ACCEPTED);
+      expect(await rpc().reserve(reservation(sender))).toMatchObject({ accepted: false, limit: QuotaLimit.MessagesPerWindow });
+    });
+
+    it('should not charge a lost reservation that has left the window', async () => {
+      const sender = uniqueXuid();
+      const old = { ...reservation(sender, 2, 1), sentAt: Date.now() - 86_400_000 - 1000 };
+
+      expect(await rpc().confirmReserved(old)).toEqual({ confirmed: 0 });
+
+      expect(await rpc().usage(sender)).toEqual({ messages: 0, recipients: 0, strangers: 0, pending: 0 });
+      expect(await keys.logSize(sender)).toEqual({ log: 0, data: 0 });
+    });
+
     it('should count pending charges against the limits', async () => {
       const sender = uniqueXuid();
       for (let i = 0; i < 3; i++) expect(await rpc().reserve(reservation(sender))).toEqual(ACCEPTED);

@@ -36,8 +36,19 @@ export class QuotaRpc {
     return this.call(QUOTA_PATTERNS.release, request);
   }
 
+  /** Confirms as delivery does: the message ids only. */
   confirm(...requests: QuotaReserveRequest[]): Promise<QuotaConfirmResult> {
     const messages = requests.map(({ senderXuid, messageId }) => ({ senderXuid, messageId }));
+    return this.call(QUOTA_PATTERNS.confirm, { messages });
+  }
+
+  /** Confirms as the gateway does: each message with its reservation. */
+  confirmReserved(...requests: QuotaReserveRequest[]): Promise<QuotaConfirmResult> {
+    const messages = requests.map(({ senderXuid, messageId, recipients, strangers, sentAt }) => ({
+      senderXuid,
+      messageId,
+      reserved: { recipients, strangers, sentAt },
+    }));
     return this.call(QUOTA_PATTERNS.confirm, { messages });
   }
 

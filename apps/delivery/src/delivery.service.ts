@@ -11,6 +11,8 @@ const CONFIRM_LABELS: Record<ConfirmOutcome, string> = {
   [ConfirmOutcome.AlreadyConfirmed]: 'already-confirmed',
   [ConfirmOutcome.Recharged]: 'recharged',
   [ConfirmOutcome.Unknown]: 'unknown',
+  // Delivery confirms without the reservation, so never this one.
+  [ConfirmOutcome.Restored]: 'restored',
 };
 
 export type DeliveryOutcome = 'delivered' | 'already-delivered' | 'gone';

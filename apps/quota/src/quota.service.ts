@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import {
   QuotaConfirmRequest,
   QuotaConfirmResult,
@@ -24,6 +24,7 @@ import { QuotaConfig } from './quota.config';
  */
 @Injectable()
 export class QuotaService {
+  private readonly logger = new Logger(QuotaService.name);
   private readonly ledger: QuotaLedger;
   private readonly limits: QuotaLimits;
 
@@ -71,8 +72,12 @@ export class QuotaService {
 
   async confirm(request: QuotaConfirmRequest): Promise<QuotaConfirmResult> {
     const outcomes = await Promise.all(
-      request.messages.map((message) => this.ledger.confirm(message.senderXuid, message.messageId)),
+      request.messages.map((message) =>
+        this.ledger.confirm(message.senderXuid, message.messageId, message.reserved, this.limits.windowMs),
+      ),
     );
+    const restored = outcomes.filter((outcome) => outcome === ConfirmOutcome.Restored).length;
+    if (restored > 0) this.logger.warn(`Charged ${restored} stored message(s) whose reservation Redis had lost`);
     return { confirmed: outcomes.filter((outcome) => outcome === ConfirmOutcome.Confirmed).length };
   }
 

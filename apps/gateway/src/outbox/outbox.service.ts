@@ -96,7 +96,7 @@ export class OutboxService {
       await this.releaseQuota(sender, messageId, sentAt, requestId);
       throw error;
     }
-    this.quota.confirmSoon(sender.xuid, messageId);
+    this.quota.confirmSoon(sender.xuid, messageId, { recipients: recipients.length, strangers, sentAt });
 
     try {
       await this.deliveryQueue.enqueue({ messageId, requestId });

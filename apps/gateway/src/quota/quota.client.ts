@@ -3,6 +3,7 @@ import { ClientProxy } from '@nestjs/microservices';
 import { firstValueFrom, timeout } from 'rxjs';
 import {
   QUOTA_PATTERNS,
+  QuotaConfirmation,
   QuotaConfirmRequest,
   QuotaConfirmResult,
   QuotaLimitsRequest,
@@ -60,11 +61,12 @@ export class QuotaClient implements OnApplicationShutdown {
    * Confirms, soon and in the background, that a message is stored, so its
    * charge stands. The confirmations of one event-loop turn travel together.
    * Best effort: delivery confirms every message it delivers as well, so one
-   * lost here is confirmed there.
+   * lost here is confirmed there. The reservation travels with it, so a
+   * ledger that lost it (a Redis failover) charges the message all the same.
    */
-  confirmSoon(senderXuid: Xuid, messageId: string): void {
+  confirmSoon(senderXuid: Xuid, messageId: string, reserved: QuotaConfirmation['reserved']): void {
     if (this.confirmations.length === 0) setImmediate(() => this.flushConfirmations());
-    this.confirmations.push({ senderXuid, messageId });
+    this.confirmations.push({ senderXuid, messageId, reserved });
   }
 
   /** Each limit, what is used of it and when it next frees up (no charge). */

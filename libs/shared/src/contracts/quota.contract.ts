@@ -84,8 +84,20 @@ export interface QuotaReleaseRequest {
   requestId?: string;
 }
 
+/** A stored message, and, where the confirmer knows it (the gateway does), its reservation. */
+export interface QuotaConfirmation {
+  senderXuid: Xuid;
+  messageId: string;
+  /**
+   * The reservation as the reserve made it. A ledger with no trace of the
+   * message charges it from these: its reserve was acknowledged by a Redis
+   * master that died before replicating it, and the message is stored.
+   */
+  reserved?: { recipients: number; strangers: number; sentAt: number };
+}
+
 export interface QuotaConfirmRequest {
-  messages: { senderXuid: Xuid; messageId: string }[];
+  messages: QuotaConfirmation[];
 }
 
 export interface QuotaConfirmResult {

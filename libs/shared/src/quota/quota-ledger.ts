@@ -42,11 +42,13 @@ export enum ConfirmOutcome {
   AlreadyConfirmed = 0,
   Recharged = 2,
   Unknown = 3,
+  /** The ledger had lost the reservation (a failover); the one given charged it. */
+  Restored = 4,
 }
 
 type LedgerRedis = RedisClient & {
   quotaReserve(...args: (string | number)[]): Promise<ReserveReply>;
-  quotaConfirm(...args: string[]): Promise<ConfirmOutcome>;
+  quotaConfirm(...args: (string | number)[]): Promise<ConfirmOutcome>;
   quotaRelease(...args: (string | number)[]): Promise<0 | 1>;
   quotaUsage(...args: (string | number)[]): Promise<[number, number, number, number]>;
   quotaLimits(...args: (string | number)[]): Promise<[number, number, number, number, number, number]>;
@@ -106,8 +108,20 @@ export class QuotaLedger {
     );
   }
 
-  confirm(sender: Xuid, messageId: string): Promise<ConfirmOutcome> {
-    return this.redis.quotaConfirm(...this.keysOf(sender), messageId);
+  /**
+   * The message is stored: its charge stands. With `reserved` (the reservation
+   * as made) a ledger that lost the reservation charges it again, if it is
+   * still in the window `windowMs`.
+   */
+  confirm(
+    sender: Xuid,
+    messageId: string,
+    reserved?: { recipients: number; strangers: number; sentAt: number },
+    windowMs?: number,
+  ): Promise<ConfirmOutcome> {
+    if (!reserved || windowMs === undefined) return this.redis.quotaConfirm(...this.keysOf(sender), messageId);
+    const { recipients, strangers, sentAt } = reserved;
+    return this.redis.quotaConfirm(...this.keysOf(sender), messageId, recipients, strangers, sentAt, windowMs);
   }
 
   /** Gives the charge back (1 when there was one), leaving a tombstone. */

@@ -126,7 +126,7 @@ export class QuotaKeys {
   }
 
   keysOf(sender: string): { log: string; data: string; sums: string } {
-    const base = `${this.prefix}:quota:{${sender}}`;
+    const base = this.baseOf(sender);
     return { log: `${base}:log`, data: `${base}:data`, sums: `${base}:sums` };
   }
 
@@ -154,8 +154,12 @@ export class QuotaKeys {
 
   /** Deletes the sender's whole ledger, as a Redis failover loses writes the dead master never replicated. */
   async forget(sender: string): Promise<void> {
-    const base = `${this.prefix}:quota:{${sender}}`;
+    const base = this.baseOf(sender);
     await this.redis.del(...['log', 'data', 'sums', 'pending', 'tomb'].map((key) => `${base}:${key}`));
+  }
+
+  private baseOf(sender: string): string {
+    return `${this.prefix}:quota:{${sender}}`;
   }
 
   async close(): Promise<void> {

@@ -84,6 +84,13 @@ export interface QuotaReleaseRequest {
   requestId?: string;
 }
 
+/** A reservation's counts and time, as its reserve made them. */
+export interface QuotaReservation {
+  recipients: number;
+  strangers: number;
+  sentAt: number;
+}
+
 /** A stored message, and, where the confirmer knows it (the gateway does), its reservation. */
 export interface QuotaConfirmation {
   senderXuid: Xuid;
@@ -93,7 +100,7 @@ export interface QuotaConfirmation {
    * message charges it from these: its reserve was acknowledged by a Redis
    * master that died before replicating it, and the message is stored.
    */
-  reserved?: { recipients: number; strangers: number; sentAt: number };
+  reserved?: QuotaReservation;
 }
 
 export interface QuotaConfirmRequest {

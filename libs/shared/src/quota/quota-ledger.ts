@@ -1,3 +1,4 @@
+import { QuotaReservation } from '../contracts';
 import { RedisClient } from '../redis/redis-client';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -113,12 +114,7 @@ export class QuotaLedger {
    * as made) a ledger that lost the reservation charges it again, if it is
    * still in the window `windowMs`.
    */
-  confirm(
-    sender: Xuid,
-    messageId: string,
-    reserved?: { recipients: number; strangers: number; sentAt: number },
-    windowMs?: number,
-  ): Promise<ConfirmOutcome> {
+  confirm(sender: Xuid, messageId: string, reserved?: QuotaReservation, windowMs?: number): Promise<ConfirmOutcome> {
     if (!reserved || windowMs === undefined) return this.redis.quotaConfirm(...this.keysOf(sender), messageId);
     const { recipients, strangers, sentAt } = reserved;
     return this.redis.quotaConfirm(...this.keysOf(sender), messageId, recipients, strangers, sentAt, windowMs);
